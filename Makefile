@@ -1,0 +1,120 @@
+# moat: non-recursive build.  `make V=1` shows commands, `make SAN=1` builds
+# and tests under ASan+UBSan in build/san/.
+.DEFAULT_GOAL := all
+.SUFFIXES:
+.DELETE_ON_ERROR:
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+CC ?= cc
+FUZZ_CC ?= clang
+PKGS := yaml-0.1 jansson
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+ifeq ($(SAN),1)
+BUILD := build/san
+OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_LD := -fsanitize=address,undefined
+else
+BUILD := build
+# _FORTIFY_SOURCE needs the optimiser, and fights ASan, so it lives here.
+OPT := -O2 -g -D_FORTIFY_SOURCE=3
+SAN_LD :=
+endif
+
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wimplicit-fallthrough -Wno-missing-field-initializers
+ifneq ($(WERROR),0)
+WARN += -Werror
+endif
+HARDEN := -fstack-protector-strong -fstack-clash-protection -fcf-protection -fPIE
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml -ljansson)
+
+MOAT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DMOAT_VERSION='"$(VERSION)"' -I. \
+	$(OPT) $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS)
+MOAT_LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack -Wl,--as-needed $(SAN_LD) $(LDFLAGS)
+
+COMPONENTS := core policy
+LIB_SRCS := $(filter-out core/main.c,$(foreach c,$(COMPONENTS),$(wildcard $(c)/*.c)))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+HDRS := $(foreach c,$(COMPONENTS),$(wildcard $(c)/*.h))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+PERF_BINS := $(BUILD)/perf/yaml_events
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+
+all: $(BUILD)/moat
+
+$(BUILD)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(MOAT_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libmoat.a: $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/moat: $(BUILD)/obj/core/main.o $(BUILD)/libmoat.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(MOAT_CFLAGS) -o $@ $^ $(MOAT_LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libmoat.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(MOAT_CFLAGS) -o $@ $< $(BUILD)/libmoat.a $(MOAT_LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/perf/%: tests/perf/%.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(MOAT_CFLAGS) -o $@ $< $(MOAT_LDFLAGS) $(PKG_LIBS)
+
+# libFuzzer harnesses: clang, with the library rebuilt under its instrumentation.
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DMOAT_VERSION='"$(VERSION)"' -I. -g -O1 \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+
+fuzz: $(FUZZ_BINS)
+
+# Everything moat and its tests need, from Debian.  Quiet when all is there.
+DEPS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libjansson-dev \
+	bats bats-assert bats-support python3 python3-jsonschema
+deps:
+	@missing=$$(for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+			|| echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing" $$missing; \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+check: deps all $(UNIT_BINS) fuzz
+	$(Q)MOAT_BUILD=$(BUILD) SAN=$(SAN) tests/run
+
+perf: deps all $(PERF_BINS)
+	$(Q)for t in tests/perf/*; do case $$t in *.c) continue;; esac; \
+		MOAT_BUILD=$(BUILD) $$t || exit 1; done
+
+demo: deps all
+	$(Q)MOAT=$(BUILD)/moat examples/demo
+
+MAN_PAGES := $(wildcard docs/*.1)
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BUILD)/moat $(DESTDIR)$(PREFIX)/bin/moat
+	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf build
+
+.PHONY: all check clean demo deps fuzz install perf

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Reading inputs whole, walking directories, naming paths for reports. */
+#include "core.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+int read_fd(int fd, const char *name, size_t max, char **data, size_t *len,
+	    struct moat_error *err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return moat_error_sys(err, errno, "%s", name);
+	if (S_ISDIR(st.st_mode))
+		return moat_error_set(err, EISDIR, "%s: is a directory", name);
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
+		return moat_error_set(err, EFBIG,
+				      "%s: file is %lld bytes, over the %zu MiB limit",
+				      name, (long long)st.st_size, max >> 20);
+
+	size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, n = 0;
+	_cleanup_free_ char *buf = xmalloc(cap);
+	for (;;) {
+		if (n + 1 >= cap) {
+			if (cap > max + 1)
+				return moat_error_set(err, EFBIG,
+						      "%s: input is over the %zu MiB limit",
+						      name, max >> 20);
+			buf = xrealloc(buf, cap *= 2);
+		}
+		ssize_t r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return moat_error_sys(err, errno, "%s: read", name);
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max)
+			return moat_error_set(err, EFBIG,
+					      "%s: input is over the %zu MiB limit",
+					      name, max >> 20);
+	}
+	buf[n] = '\0';
+	*len = n;
+	*data = steal_ptr(&buf);
+	return 0;
+}
+
+int read_file(const char *path, size_t max, char **data, size_t *len,
+	      struct moat_error *err)
+{
+	if (strcmp(path, "-") == 0)
+		return read_fd(STDIN_FILENO, "<stdin>", max, data, len, err);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return moat_error_sys(err, errno, "%s", path);
+	return read_fd(fd, path, max, data, len, err);
+}
+
+static bool has_suffix(const char *name, const char *const *suffixes)
+{
+	size_t n = strlen(name);
+	for (; *suffixes; suffixes++) {
+		size_t m = strlen(*suffixes);
+		if (n > m && strcmp(name + n - m, *suffixes) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int walk_dir(int fd, const char *path, const char *const *suffixes,
+		    walk_fn fn, void *ctx, int depth, struct moat_error *err)
+{
+	if (depth > 64)
+		return moat_error_set(err, ELOOP, "%s: directories nested too deep", path);
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return moat_error_sys(err, errno, "%s", path);
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue; /* ., .., and hidden trees such as .git */
+		names = grow_array(names, &cap, n + 1, sizeof(*names));
+		names[n++] = xstrdup(de->d_name);
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		_cleanup_free_ char *child = xasprintf("%s%s%s", path,
+			path[strlen(path) - 1] == '/' ? "" : "/", names[i]);
+		struct stat st;
+		if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* vanished while we looked */
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), names[i],
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0) {
+				ret = moat_error_sys(err, errno, "%s", child);
+				break;
+			}
+			ret = walk_dir(sub, child, suffixes, fn, ctx, depth + 1, err);
+		} else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) &&
+			   has_suffix(names[i], suffixes)) {
+			if (S_ISLNK(st.st_mode) &&
+			    (fstatat(dirfd(d), names[i], &st, 0) < 0 ||
+			     !S_ISREG(st.st_mode)))
+				continue; /* dangling, or a link to a directory */
+			ret = fn(child, ctx);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return ret;
+}
+
+int walk_files(const char *path, const char *const *suffixes, walk_fn fn,
+	       void *ctx, struct moat_error *err)
+{
+	if (strcmp(path, "-") == 0)
+		return fn(path, ctx);
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return moat_error_sys(err, errno, "%s", path);
+	if (!S_ISDIR(st.st_mode))
+		return fn(path, ctx);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return moat_error_sys(err, errno, "%s", path);
+	return walk_dir(fd, path, suffixes, fn, ctx, 0, err);
+}
+
+char *path_display(const char *path)
+{
+	if (strcmp(path, "-") == 0)
+		return xstrdup("<stdin>");
+	while (path[0] == '.' && path[1] == '/') {
+		path += 2;
+		while (*path == '/')
+			path++;
+	}
+	if (path[0] == '/') {
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof(cwd))) {
+			size_t n = strlen(cwd);
+			if (n > 1 && strncmp(path, cwd, n) == 0 && path[n] == '/')
+				return xstrdup(path + n + 1);
+		}
+	}
+	return xstrdup(path);
+}
+
+bool glob_match(const char *pattern, const char *s)
+{
+	return fnmatch(pattern, s, 0) == 0;
+}

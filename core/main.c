@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The moat dispatcher: `moat <command> ...` hands off to a component's cmd.c. */
+#include "core.h"
+
+#include "../policy/policy.h"
+
+static const struct moat_command commands[] = {
+	{ "policy", "check Kubernetes manifests against the Pod Security Standards "
+		    "and the share-nothing rules", policy_cmd },
+};
+
+static void usage(FILE *out)
+{
+	fputs("Usage: moat <command> [options]\n"
+	      "       moat help [command]\n"
+	      "       moat --version\n"
+	      "\n"
+	      "moat makes a Kubernetes node secure by default: nothing a workload\n"
+	      "touches is shared with the host or another pod unless declared.\n"
+	      "\n"
+	      "Commands:\n", out);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n"
+	      "Run 'moat <command> --help' for a command's options; 'man moat-<command>'\n"
+	      "for the whole of it.  Exit codes: 0 clean, 1 findings, 2 bad input or\n"
+	      "usage, 3 system error.\n", out);
+}
+
+static const struct moat_command *find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return MOAT_EXIT_INPUT;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("moat %s\n", MOAT_VERSION);
+		return MOAT_EXIT_OK;
+	}
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+	    strcmp(cmd, "help") == 0) {
+		if (argc > 2 && strcmp(cmd, "help") == 0) {
+			const struct moat_command *c = find(argv[2]);
+			if (!c) {
+				fprintf(stderr, "moat: unknown command '%s'; run 'moat help'\n",
+					argv[2]);
+				return MOAT_EXIT_INPUT;
+			}
+			char *args[] = { argv[2], "--help", NULL };
+			return c->main(2, args);
+		}
+		usage(stdout);
+		return MOAT_EXIT_OK;
+	}
+	const struct moat_command *c = find(cmd);
+	if (!c) {
+		fprintf(stderr, "moat: unknown command '%s'; run 'moat help'\n", cmd);
+		return MOAT_EXIT_INPUT;
+	}
+	return c->main(argc - 1, argv + 1);
+}

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Allocation, strings, errors, logging and progress: the plumbing. */
+#include "core.h"
+
+#include <errno.h>
+#include <time.h>
+
+static void oom(void)
+{
+	static const char msg[] = "moat: out of memory\n";
+	/* stderr may itself need memory; write(2) does not. */
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+	}
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t m)
+{
+	void *p = calloc(n ? n : 1, m ? m : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	return s ? xstrndup(s, strlen(s)) : NULL;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	struct sbuf b = { 0 };
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	b.s = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(b.s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return b.s;
+}
+
+void *grow_array(void *items, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return items;
+	size_t n = *cap ? *cap : 8;
+	while (n < need) {
+		if (n > SIZE_MAX / 2 / elem)
+			oom();
+		n *= 2;
+	}
+	items = xrealloc(items, n * elem);
+	*cap = n;
+	return items;
+}
+
+/* ---- arena ---- */
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used, size;
+	max_align_t data[];
+};
+struct arena {
+	struct arena_block *head;
+};
+
+struct arena *arena_new(void)
+{
+	return xcalloc(1, sizeof(struct arena));
+}
+
+void arena_free(struct arena *a)
+{
+	if (!a)
+		return;
+	for (struct arena_block *b = a->head, *next; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(a);
+}
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	struct arena_block *b = a->head;
+	if (!b || b->size - b->used < n) {
+		size_t size = 64 * 1024 - sizeof(*b);
+		if (n > size / 4)
+			size = n; /* big items get a block of their own */
+		struct arena_block *nb = xmalloc(sizeof(*nb) + size);
+		nb->used = 0;
+		nb->size = size;
+		if (b && size == n && b->size - b->used > 256) {
+			/* keep filling the current block after this one */
+			nb->next = b->next;
+			b->next = nb;
+			nb->used = n;
+			return nb->data;
+		}
+		nb->next = b;
+		a->head = b = nb;
+	}
+	void *p = (char *)b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+/* ---- sbuf ---- */
+
+void sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+	b->s = grow_array(b->s, &b->cap, b->len + n + 1, 1);
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void sbuf_puts(struct sbuf *b, const char *s)
+{
+	sbuf_add(b, s, strlen(s));
+}
+
+void sbuf_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	b->s = grow_array(b->s, &b->cap, b->len + (size_t)n + 1, 1);
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void sbuf_reset(struct sbuf *b)
+{
+	b->len = 0;
+	if (b->s)
+		b->s[0] = '\0';
+}
+
+char *sbuf_steal(struct sbuf *b)
+{
+	char *s = b->s ? b->s : xstrdup("");
+	b->s = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+
+void sbuf_release(struct sbuf *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->len = b->cap = 0;
+}
+
+/* ---- errors ---- */
+
+int moat_error_set(struct moat_error *err, int errnum, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->errnum = errnum;
+	return -1;
+}
+
+int moat_error_sys(struct moat_error *err, int errnum, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	size_t n = strlen(err->msg);
+	snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", strerror(errnum));
+	err->errnum = errnum;
+	return -1;
+}
+
+int moat_error_wrap(struct moat_error *err, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	char ctx[512], old[sizeof(err->msg)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	va_end(ap);
+	memcpy(old, err->msg, sizeof(old));
+	/* Truncating the tail of a long message is fine: the context leads. */
+	size_t n = strlen(ctx);
+	if (n > sizeof(err->msg) - 3)
+		n = sizeof(err->msg) - 3;
+	memcpy(err->msg, ctx, n);
+	memcpy(err->msg + n, ": ", 2);
+	size_t room = sizeof(err->msg) - n - 3;
+	size_t m = strnlen(old, room);
+	memcpy(err->msg + n + 2, old, m);
+	err->msg[n + 2 + m] = '\0';
+	return -1;
+}
+
+int moat_error_exit_code(const struct moat_error *err)
+{
+	switch (err->errnum) {
+	case ENOMEM:
+	case EIO:
+	case ENOSPC:
+		return MOAT_EXIT_SYSTEM;
+	default:
+		/* Unreadable, missing or malformed input is the user's to fix. */
+		return MOAT_EXIT_INPUT;
+	}
+}
+
+/* ---- logging ---- */
+
+static void log_default(enum moat_log_level level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
+	fprintf(stderr, "moat: %s%s\n", prefix[level], msg);
+}
+
+static moat_log_fn log_fn = log_default;
+static void *log_ctx;
+static enum moat_log_level log_max = MOAT_LOG_INFO;
+
+void moat_log_set_handler(moat_log_fn fn, void *ctx)
+{
+	log_fn = fn ? fn : log_default;
+	log_ctx = ctx;
+}
+
+void moat_log_set_level(enum moat_log_level max)
+{
+	log_max = max;
+}
+
+void moat_log(enum moat_log_level level, const char *fmt, ...)
+{
+	if (level > log_max)
+		return;
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_fn(level, msg, log_ctx);
+}
+
+/* ---- progress ---- */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+void progress_start(struct progress *p, const char *what, size_t total)
+{
+	p->what = what;
+	p->done = 0;
+	p->total = total;
+	p->tty = isatty(STDERR_FILENO) && !getenv("CI");
+	p->last_ms = now_ms();
+}
+
+void progress_step(struct progress *p)
+{
+	p->done++;
+	if (!p->tty)
+		return;
+	long long t = now_ms();
+	/* Redraw at most ten times a second: the terminal is slower than we are. */
+	if (t - p->last_ms < 100 && p->done != p->total)
+		return;
+	p->last_ms = t;
+	if (p->total)
+		fprintf(stderr, "\r%s %zu/%zu", p->what, p->done, p->total);
+	else
+		fprintf(stderr, "\r%s %zu", p->what, p->done);
+}
+
+void progress_end(struct progress *p)
+{
+	if (p->tty && p->done)
+		fprintf(stderr, "\r\033[K");
+}

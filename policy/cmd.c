@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `moat policy check`: options in, report out, exit code for CI. */
+#include "policy.h"
+
+#include <errno.h>
+#include <getopt.h>
+
+static const char check_usage[] =
+	"Usage: moat policy check [options] PATH... | -\n"
+	"\n"
+	"Check Kubernetes manifests against the Pod Security Standards and moat's\n"
+	"share-nothing rules.  PATH is a file, a directory (searched for *.yaml,\n"
+	"*.yml and *.json) or - for standard input.\n"
+	"\n"
+	"Options:\n"
+	"  -l, --level LEVEL       privileged, baseline or restricted (default: restricted)\n"
+	"  -V, --version VERSION   policy version v1.0 .. v1.37, or latest (default: latest)\n"
+	"      --no-share-nothing  skip the share-nothing rules (hostPath, host namespaces,\n"
+	"                          hostPort, NodePort and LoadBalancer node ports)\n"
+	"  -f, --format FORMAT     text, json, sarif or junit (default: text)\n"
+	"  -e, --exceptions FILE   waive checks for named objects, with reason and expiry\n"
+	"  -o, --output FILE       write the report to FILE instead of standard output\n"
+	"  -q, --quiet             text format: print only the findings, no summary\n"
+	"  -h, --help              show this help\n"
+	"\n"
+	"Exit status: 0 no violation, 1 violations found, 2 invalid input or usage\n"
+	"(the other inputs are still checked), 3 system error.\n"
+	"\n"
+	"Checks:\n";
+
+static void print_check_usage(FILE *out)
+{
+	fputs(check_usage, out);
+	for (int i = 0; i < R_COUNT; i++)
+		fprintf(out, "  %-38s %s\n", policy_rules[i].id, policy_rules[i].level);
+	fputs("\nSee moat-policy(1) for the exceptions file and the JSON schema.\n", out);
+}
+
+static const char policy_usage[] =
+	"Usage: moat policy check [options] PATH... | -\n"
+	"\n"
+	"Subcommands:\n"
+	"  check   check manifests against the Pod Security Standards and share-nothing rules\n"
+	"\n"
+	"Run 'moat policy check --help' for its options.\n";
+
+struct walk_ctx {
+	const struct policy_config *cfg;
+	struct report *rep;
+	struct progress progress;
+};
+
+static int check_one(const char *path, void *ctx)
+{
+	struct walk_ctx *w = ctx;
+	policy_check_file(w->cfg, path, w->rep);
+	progress_step(&w->progress);
+	return 0;
+}
+
+static int usage_error(const char *fmt, ...) PRINTF(1, 2);
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "moat policy check: ");
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nRun 'moat policy check --help' for usage.\n", stderr);
+	return MOAT_EXIT_INPUT;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "level", required_argument, NULL, 'l' },
+		{ "version", required_argument, NULL, 'V' },
+		{ "no-share-nothing", no_argument, NULL, 'N' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "exceptions", required_argument, NULL, 'e' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct policy_config cfg = { .level = PSS_RESTRICTED, .minor = PSS_NEWEST_MINOR,
+				     .share_nothing = true };
+	const char *version = "latest", *exceptions_path = NULL, *output = NULL;
+	int format = REPORT_TEXT, c;
+	bool quiet = false;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "l:V:f:e:o:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': {
+			int l = pss_level_parse(optarg);
+			if (l < 0)
+				return usage_error("unknown level '%s' (expected privileged, "
+						   "baseline or restricted)", optarg);
+			cfg.level = (enum pss_level)l;
+			break;
+		}
+		case 'V':
+			if (pss_version_parse(optarg, &cfg.minor) < 0)
+				return usage_error("bad version '%s' (expected v1.N, e.g. v1.30, "
+						   "or latest)", optarg);
+			version = optarg;
+			break;
+		case 'N':
+			cfg.share_nothing = false;
+			break;
+		case 'f':
+			format = report_format_parse(optarg);
+			if (format < 0)
+				return usage_error("unknown format '%s' (expected text, json, "
+						   "sarif or junit)", optarg);
+			break;
+		case 'e':
+			exceptions_path = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			print_check_usage(stdout);
+			return MOAT_EXIT_OK;
+		default:
+			if (optopt)
+				return usage_error("option '-%c' is unknown or needs a value",
+						   optopt);
+			return usage_error("option '%s' is unknown or needs a value",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_error("no input: name files, directories, or - for stdin");
+
+	struct policy_exceptions *ex = NULL;
+	struct moat_error err = { 0 };
+	if (exceptions_path &&
+	    policy_exceptions_load(exceptions_path, today_days(), &ex, &err) < 0) {
+		/* A broken exceptions file would turn waivers into failures, or worse;
+		 * nothing is checked until it is fixed. */
+		fprintf(stderr, "moat policy check: %s\n", err.msg);
+		return moat_error_exit_code(&err);
+	}
+	cfg.exceptions = ex;
+
+	FILE *out = stdout;
+	if (output) {
+		out = fopen(output, "we");
+		if (!out) {
+			fprintf(stderr, "moat policy check: %s: %s\n", output, strerror(errno));
+			policy_exceptions_free(ex);
+			return MOAT_EXIT_SYSTEM;
+		}
+	}
+
+	struct report rep;
+	report_init(&rep, "policy check", policy_rules, R_COUNT);
+	rep.quiet = quiet;
+	report_param(&rep, "level", pss_level_name(cfg.level));
+	char vbuf[16];
+	snprintf(vbuf, sizeof(vbuf), "v1.%u", cfg.minor);
+	report_param(&rep, "version", strcmp(version, "latest") == 0 ? "latest" : vbuf);
+	report_param(&rep, "effectiveVersion", vbuf);
+	report_param(&rep, "shareNothing", cfg.share_nothing ? "true" : "false");
+	policy_exceptions_report_expired(ex, &rep);
+
+	static const char *const suffixes[] = { ".yaml", ".yml", ".json", NULL };
+	struct walk_ctx w = { .cfg = &cfg, .rep = &rep };
+	progress_start(&w.progress, "checked files:", 0);
+	for (int i = optind; i < argc; i++) {
+		err = (struct moat_error){ 0 };
+		if (walk_files(argv[i], suffixes, check_one, &w, &err) < 0) {
+			_cleanup_free_ char *d = path_display(argv[i]);
+			const char *msg = err.msg;
+			size_t n = strlen(argv[i]);
+			if (strncmp(msg, argv[i], n) == 0 && msg[n] == ':')
+				msg += n + 2;
+			report_note(&rep, REPORT_ERROR, "invalid-input", d, 1, 1, "%s", msg);
+		}
+	}
+	progress_end(&w.progress);
+	policy_exceptions_apply(ex, &rep);
+
+	int rc = MOAT_EXIT_OK;
+	if (report_count_notes(&rep, REPORT_ERROR))
+		rc = MOAT_EXIT_INPUT;
+	else if (report_violations(&rep))
+		rc = MOAT_EXIT_FINDINGS;
+	if (report_write(&rep, (enum report_format)format, out) < 0 ||
+	    (output && fclose(out) != 0)) {
+		fprintf(stderr, "moat policy check: writing the report: %s\n", strerror(errno));
+		rc = MOAT_EXIT_SYSTEM;
+	}
+	if (format != REPORT_TEXT && report_count_notes(&rep, REPORT_ERROR)) {
+		/* Machine formats carry errors inside; still tell the person running CI. */
+		for (size_t i = 0; i < rep.nnotes; i++)
+			if (rep.notes[i].kind == REPORT_ERROR)
+				fprintf(stderr, "%s:%u:%u: error: %s\n", rep.notes[i].file,
+					rep.notes[i].line, rep.notes[i].col, rep.notes[i].message);
+	}
+	report_release(&rep);
+	policy_exceptions_free(ex);
+	return rc;
+}
+
+int policy_cmd(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(policy_usage, stderr);
+		return MOAT_EXIT_INPUT;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(policy_usage, stdout);
+		return MOAT_EXIT_OK;
+	}
+	if (strcmp(argv[1], "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
+	fprintf(stderr, "moat policy: unknown subcommand '%s'\n%s", argv[1], policy_usage);
+	return MOAT_EXIT_INPUT;
+}
