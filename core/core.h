@@ -161,6 +161,8 @@ int read_file(const char *path, size_t max, char **data, size_t *len,
 	      struct moat_error *err);
 int read_fd(int fd, const char *name, size_t max, char **data, size_t *len,
 	    struct moat_error *err);
+/* The same into buf, reusing its memory: for reading many files in a row. */
+int read_file_sbuf(const char *path, size_t max, struct sbuf *buf, struct moat_error *err);
 
 /*
  * Calls fn for every regular file under path whose name matches one of the
@@ -170,6 +172,10 @@ int read_fd(int fd, const char *name, size_t max, char **data, size_t *len,
 typedef int (*walk_fn)(const char *path, void *ctx);
 int walk_files(const char *path, const char *const *suffixes, walk_fn fn,
 	       void *ctx, struct moat_error *err);
+
+/* Writes "<a>.<b>" (or "<a>.<b>[idx]" when idx >= 0) into dst, truncating
+ * at n; cheaper than snprintf on the paths every check builds. */
+char *path_join(char *dst, size_t n, const char *a, const char *b, long idx);
 
 /* "./a/b" -> "a/b"; absolute paths under the cwd become relative. */
 char *path_display(const char *path);
@@ -181,6 +187,8 @@ bool glob_match(const char *pattern, const char *s);
 
 enum ynode_type { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ };
 enum ynode_style { YSTYLE_PLAIN, YSTYLE_QUOTED, YSTYLE_BLOCK };
+/* On a mapping, style holds this flag when it has "<<" merge keys. */
+#define YMAP_HAS_MERGE 1
 
 struct ypair;
 struct ynode {
@@ -263,6 +271,7 @@ struct report_object {
 	char *kind, *namespace, *name;
 };
 
+/* A result's strings live in report.strings. */
 struct report_result {
 	size_t rule; /* index into report.rules */
 	size_t obj;  /* index into report.objs */
@@ -298,7 +307,13 @@ struct report {
 	const char *param_keys[8];
 	char *param_vals[8];
 	size_t nparams;
+	struct arena *strings;  /* objects' and results' strings: one free for all */
 	size_t files, skipped; /* inputs read; objects of kinds not evaluated */
+	size_t checked;        /* objects evaluated, whether or not listed in objs */
+	/* objs lists every object checked (JUnit wants a test case each), or,
+	 * when false, only those with findings: memory then follows findings,
+	 * not input size. */
+	bool keep_all_objects;
 	bool quiet;            /* text: no summary line */
 	uint32_t seq;
 };

@@ -9,8 +9,8 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-int read_fd(int fd, const char *name, size_t max, char **data, size_t *len,
-	    struct moat_error *err)
+static int read_fd_sbuf(int fd, const char *name, size_t max, struct sbuf *b,
+			struct moat_error *err)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
@@ -21,45 +21,68 @@ int read_fd(int fd, const char *name, size_t max, char **data, size_t *len,
 		return moat_error_set(err, EFBIG,
 				      "%s: file is %lld bytes, over the %zu MiB limit",
 				      name, (long long)st.st_size, max >> 20);
-
-	size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, n = 0;
-	_cleanup_free_ char *buf = xmalloc(cap);
+	sbuf_reset(b);
+	size_t want = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+	b->s = grow_array(b->s, &b->cap, want, 1);
 	for (;;) {
-		if (n + 1 >= cap) {
-			if (cap > max + 1)
+		if (b->len + 1 >= b->cap) {
+			if (b->cap > max + 1)
 				return moat_error_set(err, EFBIG,
 						      "%s: input is over the %zu MiB limit",
 						      name, max >> 20);
-			buf = xrealloc(buf, cap *= 2);
+			b->s = grow_array(b->s, &b->cap, b->cap * 2, 1);
 		}
-		ssize_t r = read(fd, buf + n, cap - n - 1);
+		ssize_t r = read(fd, b->s + b->len, b->cap - b->len - 1);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			return moat_error_sys(err, errno, "%s: read", name);
 		if (r == 0)
 			break;
-		n += (size_t)r;
-		if (n > max)
+		b->len += (size_t)r;
+		if (b->len > max)
 			return moat_error_set(err, EFBIG,
 					      "%s: input is over the %zu MiB limit",
 					      name, max >> 20);
 	}
-	buf[n] = '\0';
-	*len = n;
-	*data = steal_ptr(&buf);
+	b->s[b->len] = '\0';
 	return 0;
+}
+
+int read_fd(int fd, const char *name, size_t max, char **data, size_t *len,
+	    struct moat_error *err)
+{
+	struct sbuf b = { 0 };
+	if (read_fd_sbuf(fd, name, max, &b, err) < 0) {
+		sbuf_release(&b);
+		return -1;
+	}
+	*len = b.len;
+	*data = sbuf_steal(&b);
+	return 0;
+}
+
+int read_file_sbuf(const char *path, size_t max, struct sbuf *buf, struct moat_error *err)
+{
+	if (strcmp(path, "-") == 0)
+		return read_fd_sbuf(STDIN_FILENO, "<stdin>", max, buf, err);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return moat_error_sys(err, errno, "%s", path);
+	return read_fd_sbuf(fd, path, max, buf, err);
 }
 
 int read_file(const char *path, size_t max, char **data, size_t *len,
 	      struct moat_error *err)
 {
-	if (strcmp(path, "-") == 0)
-		return read_fd(STDIN_FILENO, "<stdin>", max, data, len, err);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return moat_error_sys(err, errno, "%s", path);
-	return read_fd(fd, path, max, data, len, err);
+	struct sbuf b = { 0 };
+	if (read_file_sbuf(path, max, &b, err) < 0) {
+		sbuf_release(&b);
+		return -1;
+	}
+	*len = b.len;
+	*data = sbuf_steal(&b);
+	return 0;
 }
 
 static bool has_suffix(const char *name, const char *const *suffixes)
@@ -165,6 +188,41 @@ char *path_display(const char *path)
 		}
 	}
 	return xstrdup(path);
+}
+
+char *path_join(char *dst, size_t n, const char *a, const char *b, long idx)
+{
+	size_t la = strlen(a), lb = strlen(b), k = 0;
+	char num[24];
+	size_t ln = 0;
+	if (idx >= 0) {
+		char rev[24];
+		size_t r = 0;
+		unsigned long v = (unsigned long)idx;
+		do
+			rev[r++] = (char)('0' + v % 10);
+		while ((v /= 10) && r < sizeof(rev));
+		num[ln++] = '[';
+		while (r)
+			num[ln++] = rev[--r];
+		num[ln++] = ']';
+	}
+	if (!n)
+		return dst;
+#define PUT(src, len)                                                          \
+	do {                                                                   \
+		size_t m_ = (len) < n - 1 - k ? (len) : n - 1 - k;             \
+		memcpy(dst + k, (src), m_);                                    \
+		k += m_;                                                       \
+	} while (0)
+	PUT(a, la);
+	if (la && lb)
+		PUT(".", 1);
+	PUT(b, lb);
+	PUT(num, ln);
+#undef PUT
+	dst[k] = '\0';
+	return dst;
 }
 
 bool glob_match(const char *pattern, const char *s)

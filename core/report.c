@@ -15,31 +15,18 @@ void report_init(struct report *r, const char *command,
 	r->command = command;
 	r->rules = rules;
 	r->nrules = nrules;
+	r->strings = arena_new();
 }
 
 void report_release(struct report *r)
 {
-	for (size_t i = 0; i < r->nobjs; i++) {
-		struct report_object *o = &r->objs[i];
-		free(o->file);
-		free(o->kind);
-		free(o->namespace);
-		free(o->name);
-	}
-	for (size_t i = 0; i < r->nresults; i++) {
-		struct report_result *x = &r->results[i];
-		free(x->message);
-		free(x->container);
-		free(x->field);
-		free(x->exempt_reason);
-		free(x->exempt_where);
-	}
 	for (size_t i = 0; i < r->nnotes; i++) {
 		free(r->notes[i].file);
 		free(r->notes[i].message);
 	}
 	for (size_t i = 0; i < r->nparams; i++)
 		free(r->param_vals[i]);
+	arena_free(r->strings);
 	free(r->objs);
 	free(r->results);
 	free(r->notes);
@@ -66,12 +53,18 @@ size_t report_object(struct report *r, const char *file, uint32_t line,
 {
 	r->objs = grow_array(r->objs, &r->cap_objs, r->nobjs + 1, sizeof(*r->objs));
 	struct report_object *o = &r->objs[r->nobjs];
-	o->file = xstrdup(file);
+	/* Objects of one file share its name. */
+	const struct report_object *prev = r->nobjs ? &r->objs[r->nobjs - 1] : NULL;
+	o->file = prev && strcmp(prev->file, file) == 0
+			  ? prev->file
+			  : arena_strndup(r->strings, file, strlen(file));
 	o->line = line;
 	o->col = col;
-	o->kind = xstrdup(kind ? kind : "");
-	o->namespace = ns ? xstrdup(ns) : NULL;
-	o->name = xstrdup(name ? name : "");
+	kind = kind ? kind : "";
+	o->kind = prev && strcmp(prev->kind, kind) == 0 ? prev->kind
+							 : arena_strndup(r->strings, kind, strlen(kind));
+	o->namespace = ns ? arena_strndup(r->strings, ns, strlen(ns)) : NULL;
+	o->name = arena_strndup(r->strings, name ? name : "", name ? strlen(name) : 0);
 	return r->nobjs++;
 }
 
@@ -153,7 +146,7 @@ static const char *object_label(const struct report_object *o, char *buf, size_t
 static void write_summary(const struct report *r, FILE *out)
 {
 	fprintf(out, "moat %s: %zu file%s, %zu object%s checked", r->command, r->files,
-		r->files == 1 ? "" : "s", r->nobjs, r->nobjs == 1 ? "" : "s");
+		r->files == 1 ? "" : "s", r->checked, r->checked == 1 ? "" : "s");
 	if (r->skipped)
 		fprintf(out, " (%zu of other kinds skipped)", r->skipped);
 	size_t v = report_violations(r), e = report_count_notes(r, REPORT_ERROR);
@@ -279,7 +272,7 @@ static int write_json(const struct report *r, FILE *out)
 
 	json_t *sum = json_object();
 	jset(sum, "files", json_integer((json_int_t)r->files));
-	jset(sum, "objects", json_integer((json_int_t)r->nobjs));
+	jset(sum, "objects", json_integer((json_int_t)r->checked));
 	jset(sum, "skipped", json_integer((json_int_t)r->skipped));
 	jset(sum, "violations", json_integer((json_int_t)report_violations(r)));
 	jset(sum, "exempted", json_integer((json_int_t)report_exempted(r)));

@@ -93,6 +93,12 @@ struct arena {
 	struct arena_block *head;
 };
 
+#define ARENA_BLOCK (64 * 1024 - sizeof(struct arena_block))
+/* Blocks of freed arenas wait here for the next file.  Handing memory back
+ * to the kernel and faulting it in again cost more than parsing did. */
+static __thread struct arena_block *arena_cache;
+static __thread size_t arena_cached;
+
 struct arena *arena_new(void)
 {
 	return xcalloc(1, sizeof(struct arena));
@@ -104,7 +110,13 @@ void arena_free(struct arena *a)
 		return;
 	for (struct arena_block *b = a->head, *next; b; b = next) {
 		next = b->next;
-		free(b);
+		if (b->size == ARENA_BLOCK && arena_cached < 1024) {
+			b->next = arena_cache;
+			arena_cache = b;
+			arena_cached++;
+		} else {
+			free(b);
+		}
 	}
 	free(a);
 }
@@ -114,10 +126,17 @@ void *arena_alloc(struct arena *a, size_t n)
 	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
 	struct arena_block *b = a->head;
 	if (!b || b->size - b->used < n) {
-		size_t size = 64 * 1024 - sizeof(*b);
+		size_t size = ARENA_BLOCK;
 		if (n > size / 4)
 			size = n; /* big items get a block of their own */
-		struct arena_block *nb = xmalloc(sizeof(*nb) + size);
+		struct arena_block *nb;
+		if (size == ARENA_BLOCK && arena_cache) {
+			nb = arena_cache;
+			arena_cache = nb->next;
+			arena_cached--;
+		} else {
+			nb = xmalloc(sizeof(*nb) + size);
+		}
 		nb->used = 0;
 		nb->size = size;
 		if (b && size == n && b->size - b->used > 256) {

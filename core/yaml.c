@@ -215,16 +215,20 @@ static int close_collection(struct builder *b, const yaml_mark_t *m)
 	struct frame *f = &b->stack[--b->depth];
 	struct ynode *n = f->node;
 	size_t count = b->nkids - f->first;
-	struct ynode **kids = b->kids + f->first;
+	struct ynode **kids = count ? b->kids + f->first : NULL;
 	if (n->type == YNODE_SEQ) {
 		n->items = arena_alloc(b->file->arena, count * sizeof(*n->items) + 1);
-		memcpy(n->items, kids, count * sizeof(*kids));
+		if (count)
+			memcpy(n->items, kids, count * sizeof(*kids));
 		n->len = (uint32_t)count;
 	} else {
 		n->pairs = arena_alloc(b->file->arena, count / 2 * sizeof(*n->pairs) + 1);
 		for (size_t i = 0; i + 1 < count; i += 2) {
 			n->pairs[i / 2].key = kids[i];
 			n->pairs[i / 2].val = kids[i + 1];
+			if (kids[i]->type == YNODE_SCALAR && kids[i]->style == YSTYLE_PLAIN &&
+			    kids[i]->len == 2 && kids[i]->str[0] == '<' && kids[i]->str[1] == '<')
+				n->style |= YMAP_HAS_MERGE;
 		}
 		n->len = (uint32_t)(count / 2);
 	}
@@ -391,11 +395,13 @@ static const struct ypair *map_get_depth(const struct ynode *map, const char *ke
 	size_t klen = strlen(key);
 	for (uint32_t i = 0; i < map->len; i++) {
 		const struct ynode *k = map->pairs[i].key;
-		if (k->type == YNODE_SCALAR && k->len == klen &&
+		if (k->len == klen && k->type == YNODE_SCALAR && k->str[0] == key[0] &&
 		    memcmp(k->str, key, klen) == 0 &&
 		    !(k->style == YSTYLE_PLAIN && klen == 2 && key[0] == '<' && key[1] == '<'))
 			return &map->pairs[i];
 	}
+	if (!(map->style & YMAP_HAS_MERGE))
+		return NULL;
 	/* Keys written in the mapping win over merged ones (YAML merge key spec). */
 	for (uint32_t i = 0; i < map->len; i++) {
 		const struct ynode *k = map->pairs[i].key;

@@ -111,19 +111,36 @@ const struct ypair *eval_get(struct eval *ev, const struct ynode *map, const cha
 	return NULL;
 }
 
+static void list_object(struct eval *ev)
+{
+	if (ev->obj == SIZE_MAX)
+		ev->obj = report_object(ev->rep, ev->file, ev->pending.line, ev->pending.col,
+					ev->pending.kind, ev->pending.ns, ev->pending.name);
+}
+
+struct report_result *eval_vfinding(struct eval *ev, enum policy_rule rule,
+				    const struct ynode *at, const char *container,
+				    const char *field, const char *fmt, va_list ap)
+{
+	list_object(ev);
+	struct report_result *x = report_add(ev->rep, rule, ev->obj, at->line, at->col);
+	char msg[1024];
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	struct arena *a = ev->rep->strings;
+	x->message = arena_strndup(a, msg, n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+	x->container = container ? arena_strndup(a, container, strlen(container)) : NULL;
+	x->field = field ? arena_strndup(a, field, strlen(field)) : NULL;
+	return x;
+}
+
 struct report_result *eval_finding(struct eval *ev, enum policy_rule rule,
 				   const struct ynode *at, const char *container,
 				   const char *field, const char *fmt, ...)
 {
-	struct report_result *x = report_add(ev->rep, rule, ev->obj, at->line, at->col);
-	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	struct report_result *x = eval_vfinding(ev, rule, at, container, field, fmt, ap);
 	va_end(ap);
-	x->message = xstrdup(msg);
-	x->container = container ? xstrdup(container) : NULL;
-	x->field = field ? xstrdup(field) : NULL;
 	return x;
 }
 
@@ -173,6 +190,28 @@ static void check_service(struct eval *ev, const struct ynode *obj)
 		     "spec.allocateLoadBalancerNodePorts",
 		     "LoadBalancer Service must set allocateLoadBalancerNodePorts: false, or it "
 		     "also opens a port on every node");
+}
+
+static int cmp_position(const void *pa, const void *pb)
+{
+	const struct report_result *a = pa, *b = pb;
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->col != b->col)
+		return a->col < b->col ? -1 : 1;
+	return a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+/* An object's findings in file order, as a reader goes down the manifest. */
+static void sort_findings(struct report *rep, size_t first)
+{
+	size_t n = rep->nresults - first;
+	if (n < 2)
+		return;
+	uint32_t seq = rep->results[first].seq;
+	qsort(rep->results + first, n, sizeof(*rep->results), cmp_position);
+	for (size_t i = 0; i < n; i++)
+		rep->results[first + i].seq = seq + (uint32_t)i;
 }
 
 static const char *meta_str(struct eval *ev, const struct ynode *meta, const char *key)
@@ -234,8 +273,16 @@ static size_t check_object_depth(const struct policy_config *cfg, struct eval *e
 	const char *name = meta_str(ev, meta, "name");
 	if (!name)
 		name = meta_str(ev, meta, "generateName");
-	ev->obj = report_object(ev->rep, ev->file, obj->line, obj->col, kind,
-				meta_str(ev, meta, "namespace"), name ? name : "<unnamed>");
+	ev->obj = SIZE_MAX;
+	ev->pending.line = obj->line;
+	ev->pending.col = obj->col;
+	ev->pending.kind = kind;
+	ev->pending.ns = meta_str(ev, meta, "namespace");
+	ev->pending.name = name ? name : "<unnamed>";
+	ev->rep->checked++;
+	if (ev->rep->keep_all_objects)
+		list_object(ev);
+	size_t first = ev->rep->nresults;
 	if (service) {
 		check_service(ev, obj);
 		return ev->errors - errors_before;
@@ -274,6 +321,7 @@ static size_t check_object_depth(const struct policy_config *cfg, struct eval *e
 		return ev->errors - errors_before;
 	}
 	pss_eval_pod(ev, pmeta ? pmeta->val : NULL, pspec->val, meta_path, spec_path);
+	sort_findings(ev->rep, first);
 	return ev->errors - errors_before;
 }
 
@@ -322,12 +370,12 @@ size_t policy_check_buffer(const struct policy_config *cfg, const char *file,
 size_t policy_check_file(const struct policy_config *cfg, const char *path,
 			 struct report *rep)
 {
+	/* One buffer for every file: the pages stay ours from file to file. */
+	static __thread struct sbuf buf;
 	_cleanup_free_ char *display = path_display(path);
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
 	struct moat_error err = { 0 };
 	rep->files++;
-	if (read_file(path, MOAT_MAX_INPUT, &buf, &len, &err) < 0) {
+	if (read_file_sbuf(path, MOAT_MAX_INPUT, &buf, &err) < 0) {
 		/* read_file names the path itself; the note carries it apart. */
 		const char *msg = err.msg;
 		size_t n = strlen(path);
@@ -338,5 +386,8 @@ size_t policy_check_file(const struct policy_config *cfg, const char *path,
 		report_note(rep, REPORT_ERROR, "invalid-input", display, 1, 1, "%s", msg);
 		return 1;
 	}
-	return policy_check_buffer(cfg, display, buf, len, rep);
+	size_t errors = policy_check_buffer(cfg, display, buf.s, buf.len, rep);
+	if (buf.cap > (8u << 20)) /* do not keep a huge one around */
+		sbuf_release(&buf);
+	return errors;
 }

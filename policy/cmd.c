@@ -163,6 +163,7 @@ static int cmd_check(int argc, char **argv)
 	struct report rep;
 	report_init(&rep, "policy check", policy_rules, R_COUNT);
 	rep.quiet = quiet;
+	rep.keep_all_objects = format == REPORT_JUNIT;
 	report_param(&rep, "level", pss_level_name(cfg.level));
 	char vbuf[16];
 	snprintf(vbuf, sizeof(vbuf), "v1.%u", cfg.minor);

@@ -9,7 +9,11 @@ struct eval {
 	const struct policy_config *cfg;
 	struct report *rep;
 	const char *file;
-	size_t obj;        /* report object being evaluated */
+	size_t obj;        /* report object being evaluated, SIZE_MAX until listed */
+	struct {           /* the object, until a finding needs it listed */
+		uint32_t line, col;
+		const char *kind, *ns, *name;
+	} pending;
 	size_t first_note; /* its first note, to report a bad field once */
 	size_t errors;
 	bool active[R_COUNT];
@@ -30,6 +34,10 @@ void eval_bad_input(struct eval *ev, const struct ynode *at, const char *fmt, ..
 struct report_result *eval_finding(struct eval *ev, enum policy_rule rule,
 				   const struct ynode *at, const char *container,
 				   const char *field, const char *fmt, ...) PRINTF(6, 7);
+
+struct report_result *eval_vfinding(struct eval *ev, enum policy_rule rule,
+				    const struct ynode *at, const char *container,
+				    const char *field, const char *fmt, va_list ap);
 
 /* Evaluates the pod template found at spec (whose path is spec_path). */
 void pss_eval_pod(struct eval *ev, const struct ynode *meta, const struct ynode *spec,

@@ -162,17 +162,12 @@ static int parse_one(const char *file, const struct ynode *n, uint32_t idx, long
 	return 0;
 }
 
-int policy_exceptions_load(const char *path, long today, struct policy_exceptions **out,
-			   struct moat_error *err)
+int policy_exceptions_parse(const char *name, const char *buf, size_t len, long today,
+			    struct policy_exceptions **out, struct moat_error *err)
 {
-	_cleanup_free_ char *buf = NULL;
-	_cleanup_free_ char *display = path_display(path);
-	size_t len;
 	*out = NULL;
-	if (read_file(path, 4u << 20, &buf, &len, err) < 0)
-		return moat_error_wrap(err, "exceptions file");
 	struct yfile *yf = NULL;
-	if (yaml_parse(display, buf, len, &yf, err) < 0) {
+	if (yaml_parse(name, buf, len, &yf, err) < 0) {
 		yfile_free(yf);
 		return -1;
 	}
@@ -182,7 +177,7 @@ int policy_exceptions_load(const char *path, long today, struct policy_exception
 	if (yf->ndocs != 1 || !yf->docs[0].root || yf->docs[0].root->type != YNODE_MAP) {
 		ret = moat_error_set(err, EINVAL,
 				     "%s:1:1: expected one YAML document with an \"exceptions\" list",
-				     display);
+				     name);
 		goto out;
 	}
 	const struct ynode *root = yf->docs[0].root;
@@ -190,14 +185,14 @@ int policy_exceptions_load(const char *path, long today, struct policy_exception
 		const struct ynode *k = root->pairs[i].key;
 		if (!yscalar_is(k, "exceptions") && !yscalar_is(k, "apiVersion") &&
 		    !yscalar_is(k, "kind")) {
-			ret = bad(err, display, k, "unknown field \"%s\" (expected exceptions)",
+			ret = bad(err, name, k, "unknown field \"%s\" (expected exceptions)",
 				  k->type == YNODE_SCALAR ? k->str : "?");
 			goto out;
 		}
 	}
 	const struct ynode *list = ymap_get(root, "exceptions");
 	if (!list || list->type != YNODE_SEQ) {
-		ret = bad(err, display, list ? list : root, "exceptions: expected a list, got %s",
+		ret = bad(err, name, list ? list : root, "exceptions: expected a list, got %s",
 			  ynode_type_name(list));
 		goto out;
 	}
@@ -205,7 +200,7 @@ int policy_exceptions_load(const char *path, long today, struct policy_exception
 		ex->items = grow_array(ex->items, &cap, ex->n + 1, sizeof(*ex->items));
 		struct exception *e = &ex->items[ex->n];
 		memset(e, 0, sizeof(*e));
-		if (parse_one(display, list->items[i], i, today, e, err) < 0) {
+		if (parse_one(name, list->items[i], i, today, e, err) < 0) {
 			exception_release(e);
 			ret = -1;
 			goto out;
@@ -220,6 +215,18 @@ out:
 	}
 	*out = ex;
 	return 0;
+}
+
+int policy_exceptions_load(const char *path, long today, struct policy_exceptions **out,
+			   struct moat_error *err)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_free_ char *display = path_display(path);
+	size_t len;
+	*out = NULL;
+	if (read_file(path, 4u << 20, &buf, &len, err) < 0)
+		return moat_error_wrap(err, "exceptions file");
+	return policy_exceptions_parse(display, buf, len, today, out, err);
 }
 
 void policy_exceptions_report_expired(const struct policy_exceptions *ex, struct report *rep)
@@ -252,8 +259,8 @@ void policy_exceptions_apply(const struct policy_exceptions *ex, struct report *
 			    !matches(e->name, o->name) || !matches(e->kind, o->kind) ||
 			    !matches(e->file, o->file))
 				continue;
-			x->exempt_reason = xstrdup(e->reason);
-			x->exempt_where = xstrdup(e->where);
+			x->exempt_reason = arena_strndup(rep->strings, e->reason, strlen(e->reason));
+			x->exempt_where = arena_strndup(rep->strings, e->where, strlen(e->where));
 			break;
 		}
 	}

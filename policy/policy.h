@@ -90,6 +90,9 @@ size_t policy_check_object(const struct policy_config *cfg, const char *file,
  */
 int policy_exceptions_load(const char *path, long today,
 			   struct policy_exceptions **out, struct moat_error *err);
+/* The same, from a buffer; name is used in messages. */
+int policy_exceptions_parse(const char *name, const char *buf, size_t len, long today,
+			    struct policy_exceptions **out, struct moat_error *err);
 void policy_exceptions_free(struct policy_exceptions *ex);
 /* Adds a warning to rep for each expired exception. */
 void policy_exceptions_report_expired(const struct policy_exceptions *ex,

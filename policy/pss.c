@@ -37,17 +37,21 @@ struct pod {
 	bool userns;  /* spec.hostUsers == false */
 };
 
-static char *join(const char *a, const char *b)
-{
-	return xasprintf("%s.%s", a, b);
-}
-
 static const char *label(const struct container *c, char *buf, size_t n)
 {
 	static const char *const kinds[] = { "container", "init container", "ephemeral container" };
 	if (!c)
 		return "pod";
-	snprintf(buf, n, "%s \"%s\"", kinds[c->kind], c->name);
+	path_join(buf, n, kinds[c->kind], "", -1);
+	size_t k = strlen(buf);
+	if (k + 4 < n) {
+		buf[k++] = ' ';
+		buf[k++] = '"';
+		path_join(buf + k, n - k - 1, c->name, "", -1);
+		k += strlen(buf + k);
+		buf[k++] = '"';
+		buf[k] = '\0';
+	}
 	return buf;
 }
 #define WHO(c) label((c), who_buf, sizeof(who_buf))
@@ -55,10 +59,17 @@ static const char *label(const struct container *c, char *buf, size_t n)
 /* Finding on field `key` of map at path, pointing at the key's own line. */
 static void field_finding(struct eval *ev, enum policy_rule rule, const struct ypair *p,
 			  const struct container *c, const char *path, const char *key,
-			  const char *msg)
+			  const char *fmt, ...) PRINTF(7, 8);
+static void field_finding(struct eval *ev, enum policy_rule rule, const struct ypair *p,
+			  const struct container *c, const char *path, const char *key,
+			  const char *fmt, ...)
 {
-	_cleanup_free_ char *field = join(path, key);
-	eval_finding(ev, rule, p->key, c ? c->name : NULL, field, "%s", msg);
+	char field[256];
+	path_join(field, sizeof(field), path, key, -1);
+	va_list ap;
+	va_start(ap, fmt);
+	eval_vfinding(ev, rule, p->key, c ? c->name : NULL, field, fmt, ap);
+	va_end(ap);
 }
 
 static int get_bool(struct eval *ev, const struct ynode *map, const char *path,
@@ -104,7 +115,7 @@ static void load_containers(struct eval *ev, struct pod *p, const char *list,
 		p->c = grow_array(p->c, cap, p->nc + 1, sizeof(*p->c));
 		struct container *c = &p->c[p->nc];
 		memset(c, 0, sizeof(*c));
-		snprintf(c->path, sizeof(c->path), "%s.%s[%u]", p->spec_path, list, i);
+		path_join(c->path, sizeof(c->path), p->spec_path, list, i);
 		if (n->type != YNODE_MAP) {
 			eval_bad_input(ev, n, "%s: expected a container (a mapping), got %s",
 				       c->path, ynode_type_name(n));
@@ -115,7 +126,7 @@ static void load_containers(struct eval *ev, struct pod *p, const char *list,
 		c->name = get_str(ev, n, c->path, "name", NULL);
 		if (!c->name)
 			c->name = "";
-		snprintf(c->sc_path, sizeof(c->sc_path), "%s.securityContext", c->path);
+		path_join(c->sc_path, sizeof(c->sc_path), c->path, "securityContext", -1);
 		const struct ypair *sc = eval_get(ev, n, c->path, "securityContext", W_MAP);
 		c->sc = sc ? sc->val : NULL;
 		p->nc++;
@@ -147,16 +158,15 @@ static void apparmor_field(struct eval *ev, const struct ynode *sc, const char *
 	const struct ypair *ap = eval_get(ev, sc, path, "appArmorProfile", W_MAP);
 	if (!ap)
 		return;
-	snprintf(p2, sizeof(p2), "%s.appArmorProfile", path);
+	path_join(p2, sizeof(p2), path, "appArmorProfile", -1);
 	const struct ypair *t;
 	const char *type = get_str(ev, ap->val, p2, "type", &t);
 	if (type && apparmor_type_ok(type))
 		return;
-	_cleanup_free_ char *msg = xasprintf(
-		"%s must not set AppArmor profile type to \"%s\": use RuntimeDefault or Localhost",
-		WHO(c), type ? type : "");
 	field_finding(ev, R_APPARMOR, t ? t : ap, c, t ? p2 : path,
-		      t ? "type" : "appArmorProfile", msg);
+		      t ? "type" : "appArmorProfile",
+		      "%s must not set AppArmor profile type to \"%s\": use RuntimeDefault or Localhost",
+		WHO(c), type ? type : "");
 }
 
 static void check_apparmor(struct eval *ev, const struct pod *p)
@@ -192,11 +202,11 @@ static const struct ypair *caps_list(struct eval *ev, const struct container *c,
 				     const char *list, char *path, size_t n)
 {
 	char cpath[160];
-	snprintf(cpath, sizeof(cpath), "%s.capabilities", c->sc_path);
 	const struct ypair *caps = eval_get(ev, c->sc, c->sc_path, "capabilities", W_MAP);
 	if (!caps)
 		return NULL;
-	snprintf(path, n, "%s.%s", cpath, list);
+	path_join(cpath, sizeof(cpath), c->sc_path, "capabilities", -1);
+	path_join(path, n, cpath, list, -1);
 	return eval_get(ev, caps->val, cpath, list, W_SEQ);
 }
 
@@ -235,12 +245,11 @@ static void check_host_namespaces(struct eval *ev, const struct pod *p, enum pol
 		const struct ypair *at;
 		if (get_bool(ev, p->spec, p->spec_path, keys[i], &at) != 1)
 			continue;
-		_cleanup_free_ char *msg = xasprintf(
-			rules[i] < R_SN_HOSTPATH
+		field_finding(ev, rules[i], at, NULL, p->spec_path, keys[i],
+			      rules[i] < R_SN_HOSTPATH
 				? "pod must not set %s=true: it shares the host's namespace"
 				: "pod must not set %s=true: a pod shares nothing with the node; remove it",
 			keys[i]);
-		field_finding(ev, rules[i], at, NULL, p->spec_path, keys[i], msg);
 	}
 }
 
@@ -248,7 +257,7 @@ static void check_host_namespaces(struct eval *ev, const struct pod *p, enum pol
 #define FOR_VOLUMES(ev, p, vols, v, vpath, i)                                          \
 	for (uint32_t i = 0; vols && i < vols->val->len; i++)                          \
 		if ((v = vols->val->items[i]),                                         \
-		    snprintf(vpath, sizeof(vpath), "%s.volumes[%u]", p->spec_path, i), \
+		    path_join(vpath, sizeof(vpath), p->spec_path, "volumes", i), \
 		    v->type != YNODE_MAP                                               \
 			    ? (eval_bad_input(ev, v, "%s: expected a volume (a mapping), got %s", \
 					      vpath, ynode_type_name(v)), 0)           \
@@ -265,12 +274,11 @@ static void check_hostpath(struct eval *ev, const struct pod *p, enum policy_rul
 			continue;
 		const char *name = get_str(ev, v, vpath, "name", NULL);
 		const char *hpath = get_str(ev, hp->val, vpath, "path", NULL);
-		_cleanup_free_ char *msg = xasprintf(
-			rule == R_HOSTPATH_VOLUMES
+		field_finding(ev, rule, hp, NULL, vpath, "hostPath",
+			      rule == R_HOSTPATH_VOLUMES
 				? "volume \"%s\" must not be a hostPath (of \"%s\"): use emptyDir, configMap, secret or a PVC"
 				: "volume \"%s\" mounts the node's \"%s\": a pod has its own disk; use emptyDir or a PVC",
 			name ? name : "", hpath ? hpath : "");
-		field_finding(ev, rule, hp, NULL, vpath, "hostPath", msg);
 	}
 }
 
@@ -282,7 +290,7 @@ static void check_host_ports(struct eval *ev, const struct pod *p, enum policy_r
 		const struct ypair *ports = eval_get(ev, c->node, c->path, "ports", W_SEQ);
 		for (uint32_t k = 0; ports && k < ports->val->len; k++) {
 			const struct ynode *port = ports->val->items[k];
-			snprintf(ppath, sizeof(ppath), "%s.ports[%u]", c->path, k);
+			path_join(ppath, sizeof(ppath), c->path, "ports", k);
 			if (port->type != YNODE_MAP) {
 				eval_bad_input(ev, port, "%s: expected a port (a mapping), got %s",
 					       ppath, ynode_type_name(port));
@@ -292,12 +300,11 @@ static void check_host_ports(struct eval *ev, const struct pod *p, enum policy_r
 			long long v = 0;
 			if (!hp || ynode_int(hp->val, &v) < 0 || v == 0)
 				continue;
-			_cleanup_free_ char *msg = xasprintf(
-				rule == R_HOST_PORTS
+			field_finding(ev, rule, hp, c, ppath, "hostPort",
+				      rule == R_HOST_PORTS
 					? "%s must not use hostPort %lld: remove it and expose the port through a Service"
 					: "%s binds node port %lld: a pod shares nothing with the node; use a Service",
 				WHO(c), v);
-			field_finding(ev, rule, hp, c, ppath, "hostPort", msg);
 		}
 	}
 }
@@ -311,15 +318,14 @@ static void handler_host(struct eval *ev, const struct container *c, const struc
 		const struct ypair *k = eval_get(ev, h, hpath, kinds[i], W_MAP);
 		if (!k)
 			continue;
-		snprintf(kpath, sizeof(kpath), "%s.%s", hpath, kinds[i]);
+		path_join(kpath, sizeof(kpath), hpath, kinds[i], -1);
 		const struct ypair *at;
 		const char *host = get_str(ev, k->val, kpath, "host", &at);
 		if (!host || !*host)
 			continue;
-		_cleanup_free_ char *msg = xasprintf(
-			"%s must not point a probe or lifecycle handler at host \"%s\": leave host unset "
+		field_finding(ev, R_HOST_PROBES, at, c, kpath, "host",
+			      "%s must not point a probe or lifecycle handler at host \"%s\": leave host unset "
 			"so it targets the pod itself", WHO(c), host);
-		field_finding(ev, R_HOST_PROBES, at, c, kpath, "host", msg);
 	}
 }
 
@@ -334,19 +340,19 @@ static void check_host_probes(struct eval *ev, const struct pod *p)
 			const struct ypair *pr = eval_get(ev, c->node, c->path, probes[k], W_MAP);
 			if (!pr)
 				continue;
-			snprintf(hpath, sizeof(hpath), "%s.%s", c->path, probes[k]);
+			path_join(hpath, sizeof(hpath), c->path, probes[k], -1);
 			handler_host(ev, c, pr->val, hpath);
 		}
 		const struct ypair *lc = eval_get(ev, c->node, c->path, "lifecycle", W_MAP);
 		if (!lc)
 			continue;
 		char lpath[160];
-		snprintf(lpath, sizeof(lpath), "%s.lifecycle", c->path);
+		path_join(lpath, sizeof(lpath), c->path, "lifecycle", -1);
 		for (size_t k = 0; k < ARRAY_SIZE(hooks); k++) {
 			const struct ypair *h = eval_get(ev, lc->val, lpath, hooks[k], W_MAP);
 			if (!h)
 				continue;
-			snprintf(hpath, sizeof(hpath), "%s.%s", lpath, hooks[k]);
+			path_join(hpath, sizeof(hpath), lpath, hooks[k], -1);
 			handler_host(ev, c, h->val, hpath);
 		}
 	}
@@ -360,9 +366,8 @@ static void check_privileged(struct eval *ev, const struct pod *p)
 		const struct ypair *at;
 		if (get_bool(ev, c->sc, c->sc_path, "privileged", &at) != 1)
 			continue;
-		_cleanup_free_ char *msg = xasprintf(
-			"%s must not set securityContext.privileged=true", WHO(c));
-		field_finding(ev, R_PRIVILEGED, at, c, c->sc_path, "privileged", msg);
+		field_finding(ev, R_PRIVILEGED, at, c, c->sc_path, "privileged",
+			      "%s must not set securityContext.privileged=true", WHO(c));
 	}
 }
 
@@ -378,10 +383,9 @@ static void check_procmount(struct eval *ev, const struct pod *p, enum policy_ru
 		const char *pm = get_str(ev, c->sc, c->sc_path, "procMount", &at);
 		if (!pm || strcmp(pm, "Default") == 0)
 			continue;
-		_cleanup_free_ char *msg = xasprintf(
-			"%s must not set securityContext.procMount to \"%s\": use Default%s", WHO(c), pm,
+		field_finding(ev, rule, at, c, c->sc_path, "procMount",
+			      "%s must not set securityContext.procMount to \"%s\": use Default%s", WHO(c), pm,
 			rule == R_PROCMOUNT && ev->cfg->minor >= 35 ? " (or run the pod with hostUsers: false)" : "");
-		field_finding(ev, rule, at, c, c->sc_path, "procMount", msg);
 	}
 }
 
@@ -396,24 +400,22 @@ static void selinux_field(struct eval *ev, const struct ynode *sc, const char *p
 	const struct ypair *o = eval_get(ev, sc, path, "seLinuxOptions", W_MAP);
 	if (!o)
 		return;
-	snprintf(opath, sizeof(opath), "%s.seLinuxOptions", path);
+	path_join(opath, sizeof(opath), path, "seLinuxOptions", -1);
 	const struct ypair *at;
 	const char *type = get_str(ev, o->val, opath, "type", &at);
 	if (type && !in_list(type, types, ntypes)) {
-		_cleanup_free_ char *msg = xasprintf(
-			"%s must not set seLinuxOptions.type to \"%s\": use container_t, "
+		field_finding(ev, R_SELINUX, at, c, opath, "type",
+			      "%s must not set seLinuxOptions.type to \"%s\": use container_t, "
 			"container_init_t or container_kvm_t%s, or leave it unset", WHO(c), type,
 			ntypes == 5 ? " (or container_engine_t)" : "");
-		field_finding(ev, R_SELINUX, at, c, opath, "type", msg);
 	}
 	static const char *const unset[] = { "user", "role" };
 	for (size_t i = 0; i < 2; i++) {
 		const char *v = get_str(ev, o->val, opath, unset[i], &at);
 		if (!v || !*v)
 			continue;
-		_cleanup_free_ char *msg = xasprintf(
-			"%s must not set seLinuxOptions.%s (\"%s\"): remove it", WHO(c), unset[i], v);
-		field_finding(ev, R_SELINUX, at, c, opath, unset[i], msg);
+		field_finding(ev, R_SELINUX, at, c, opath, unset[i],
+			      "%s must not set seLinuxOptions.%s (\"%s\"): remove it", WHO(c), unset[i], v);
 	}
 }
 
@@ -458,15 +460,14 @@ static int seccomp_field(struct eval *ev, const struct ynode *sc, const char *pa
 	const struct ypair *sp = eval_get(ev, sc, path, "seccompProfile", W_MAP);
 	if (!sp)
 		return 0;
-	snprintf(spath, sizeof(spath), "%s.seccompProfile", path);
+	path_join(spath, sizeof(spath), path, "seccompProfile", -1);
 	const struct ypair *at;
 	const char *type = get_str(ev, sp->val, spath, "type", &at);
 	if (seccomp_type_ok(type))
 		return 1;
-	_cleanup_free_ char *msg = xasprintf(
-		"%s must not set seccompProfile.type to \"%s\": use RuntimeDefault or Localhost",
+	field_finding(ev, rule, at ? at : sp, c, at ? spath : path, at ? "type" : "seccompProfile",
+		      "%s must not set seccompProfile.type to \"%s\": use RuntimeDefault or Localhost",
 		WHO(c), type ? type : "");
-	field_finding(ev, rule, at ? at : sp, c, at ? spath : path, at ? "type" : "seccompProfile", msg);
 	return -1;
 }
 
@@ -516,7 +517,7 @@ static void check_sysctls(struct eval *ev, const struct pod *p)
 	const struct ypair *list = eval_get(ev, p->psc, p->psc_path, "sysctls", W_SEQ);
 	for (uint32_t i = 0; list && i < list->val->len; i++) {
 		const struct ynode *s = list->val->items[i];
-		snprintf(spath, sizeof(spath), "%s.sysctls[%u]", p->psc_path, i);
+		path_join(spath, sizeof(spath), p->psc_path, "sysctls", i);
 		if (s->type != YNODE_MAP) {
 			eval_bad_input(ev, s, "%s: expected a sysctl (a mapping), got %s", spath,
 				       ynode_type_name(s));
@@ -532,10 +533,9 @@ static void check_sysctls(struct eval *ev, const struct pod *p)
 			       strcmp(name, safe_sysctls[k].name) == 0;
 		if (safe)
 			continue;
-		_cleanup_free_ char *msg = xasprintf(
-			"pod must not set sysctl \"%s\": it is not on the v1.%u list of safe sysctls",
+		field_finding(ev, R_SYSCTLS, at, NULL, spath, "name",
+			      "pod must not set sysctl \"%s\": it is not on the v1.%u list of safe sysctls",
 			name, ev->cfg->minor);
-		field_finding(ev, R_SYSCTLS, at, NULL, spath, "name", msg);
 	}
 }
 
@@ -546,13 +546,12 @@ static void hostprocess_field(struct eval *ev, const struct ynode *sc, const cha
 	const struct ypair *w = eval_get(ev, sc, path, "windowsOptions", W_MAP);
 	if (!w)
 		return;
-	snprintf(wpath, sizeof(wpath), "%s.windowsOptions", path);
+	path_join(wpath, sizeof(wpath), path, "windowsOptions", -1);
 	const struct ypair *at;
 	if (get_bool(ev, w->val, wpath, "hostProcess", &at) != 1)
 		return;
-	_cleanup_free_ char *msg = xasprintf(
-		"%s must not set windowsOptions.hostProcess=true", WHO(c));
-	field_finding(ev, R_WINDOWS_HOSTPROCESS, at, c, wpath, "hostProcess", msg);
+	field_finding(ev, R_WINDOWS_HOSTPROCESS, at, c, wpath, "hostProcess",
+		      "%s must not set windowsOptions.hostProcess=true", WHO(c));
 }
 
 static void check_hostprocess(struct eval *ev, const struct pod *p)
@@ -575,7 +574,8 @@ static void check_allow_priv_esc(struct eval *ev, const struct pod *p)
 		int v = get_bool(ev, c->sc, c->sc_path, "allowPrivilegeEscalation", &at);
 		if (v == 0)
 			continue;
-		_cleanup_free_ char *field = join(c->sc_path, "allowPrivilegeEscalation");
+		char field[256];
+		path_join(field, sizeof(field), c->sc_path, "allowPrivilegeEscalation", -1);
 		if (v == 1)
 			eval_finding(ev, R_ALLOW_PRIV_ESC, at->key, c->name, field,
 				     "%s must set securityContext.allowPrivilegeEscalation=false, not true",
@@ -655,12 +655,11 @@ static void check_restricted_volumes(struct eval *ev, const struct pod *p)
 			if (!src || ynode_is_null(src->val))
 				continue;
 			const char *name = get_str(ev, v, vpath, "name", NULL);
-			_cleanup_free_ char *msg = xasprintf(
-				"volume \"%s\" must not use volume type %s: use configMap, secret, "
+			field_finding(ev, R_RESTRICTED_VOLUMES, src, NULL, vpath,
+				      restricted_volumes[k],
+				      "volume \"%s\" must not use volume type %s: use configMap, secret, "
 				"emptyDir, projected, downwardAPI, a PVC, csi, ephemeral or image",
 				name ? name : "", restricted_volumes[k]);
-			field_finding(ev, R_RESTRICTED_VOLUMES, src, NULL, vpath,
-				      restricted_volumes[k], msg);
 			break;
 		}
 	}
@@ -682,7 +681,8 @@ static void check_run_as_non_root(struct eval *ev, const struct pod *p)
 		int v = get_bool(ev, c->sc, c->sc_path, "runAsNonRoot", &at);
 		if (v == 1 || (v == -1 && pod != -1))
 			continue; /* set here, or inherited from the pod (or the pod already failed) */
-		_cleanup_free_ char *field = join(c->sc_path, "runAsNonRoot");
+		char field[256];
+		path_join(field, sizeof(field), c->sc_path, "runAsNonRoot", -1);
 		if (v == 0)
 			eval_finding(ev, R_RUN_AS_NON_ROOT, at->key, c->name, field,
 				     "%s must not set securityContext.runAsNonRoot=false", WHO(c));
@@ -701,9 +701,8 @@ static void run_as_user_field(struct eval *ev, const struct ynode *sc, const cha
 	long long uid = -1;
 	if (!at || ynode_int(at->val, &uid) < 0 || uid != 0)
 		return;
-	_cleanup_free_ char *msg = xasprintf(
-		"%s must not set securityContext.runAsUser=0: run as a non-zero UID", WHO(c));
-	field_finding(ev, R_RUN_AS_USER, at, c, path, "runAsUser", msg);
+	field_finding(ev, R_RUN_AS_USER, at, c, path, "runAsUser",
+		      "%s must not set securityContext.runAsUser=0: run as a non-zero UID", WHO(c));
 }
 
 static void check_run_as_user(struct eval *ev, const struct pod *p)
@@ -726,7 +725,8 @@ static void check_seccomp_restricted(struct eval *ev, const struct pod *p)
 		int v = seccomp_field(ev, c->sc, c->sc_path, c, R_SECCOMP_RESTRICTED);
 		if (v != 0 || pod != 0)
 			continue; /* set here, inherited, or the pod's is already reported */
-		_cleanup_free_ char *field = join(c->sc_path, "seccompProfile");
+		char field[256];
+		path_join(field, sizeof(field), c->sc_path, "seccompProfile", -1);
 		eval_finding(ev, R_SECCOMP_RESTRICTED, container_anchor(c), c->name, field,
 			     "%s must set securityContext.seccompProfile.type to RuntimeDefault or "
 			     "Localhost (here, or once in the pod's securityContext)", WHO(c));
@@ -741,15 +741,15 @@ void pss_eval_pod(struct eval *ev, const struct ynode *meta, const struct ynode 
 	struct pod p = { .meta = meta, .spec = spec, .spec_path = spec_path,
 			 .meta_path = meta_path };
 	size_t cap = 0;
-	snprintf(p.psc_path, sizeof(p.psc_path), "%s.securityContext", spec_path);
-	snprintf(p.ann_path, sizeof(p.ann_path), "%s.annotations", meta_path);
+	path_join(p.psc_path, sizeof(p.psc_path), spec_path, "securityContext", -1);
+	path_join(p.ann_path, sizeof(p.ann_path), meta_path, "annotations", -1);
 	const struct ypair *psc = eval_get(ev, spec, spec_path, "securityContext", W_MAP);
 	p.psc = psc ? psc->val : NULL;
 	const struct ypair *ann = eval_get(ev, meta, meta_path, "annotations", W_MAP);
 	p.annotations = ann ? ann->val : NULL;
 	const struct ypair *os = eval_get(ev, spec, spec_path, "os", W_MAP);
 	char ospath[96];
-	snprintf(ospath, sizeof(ospath), "%s.os", spec_path);
+	path_join(ospath, sizeof(ospath), spec_path, "os", -1);
 	const char *osname = os ? get_str(ev, os->val, ospath, "name", NULL) : NULL;
 	p.windows = osname && strcmp(osname, "windows") == 0;
 	p.userns = get_bool(ev, spec, spec_path, "hostUsers", NULL) == 0;
