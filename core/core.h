@@ -87,6 +87,8 @@ void *grow_array(void *items, size_t *cap, size_t need, size_t elem);
 struct arena;
 struct arena *arena_new(void);
 void arena_free(struct arena *a);
+/* Forgets everything allocated, keeping the memory for what comes next. */
+void arena_reset(struct arena *a);
 void *arena_alloc(struct arena *a, size_t n);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 
@@ -233,6 +235,11 @@ struct yfile {
 int yaml_parse(const char *name, const char *buf, size_t len, struct yfile **out,
 	       struct moat_error *err);
 void yfile_free(struct yfile *f);
+/* Streams instead: fn sees each document as soon as it ends, and its nodes
+ * are gone when fn returns.  Memory stays at one document's worth. */
+typedef void (*yaml_doc_fn)(const struct ydoc *doc, void *ctx);
+int yaml_parse_each(const char *name, const char *buf, size_t len, yaml_doc_fn fn,
+		    void *ctx, struct moat_error *err);
 
 /* Mapping lookup, honouring "<<" merge keys; NULL if absent or not a map.
  * ymap_find returns the pair, so a caller can point at the key. */

@@ -215,7 +215,10 @@ char *path_join(char *dst, size_t n, const char *a, const char *b, long idx)
 		memcpy(dst + k, (src), m_);                                    \
 		k += m_;                                                       \
 	} while (0)
-	PUT(a, la);
+	if (a == dst) /* appending in place */
+		k = la < n - 1 ? la : n - 1;
+	else
+		PUT(a, la);
 	if (la && lb)
 		PUT(".", 1);
 	PUT(b, lb);

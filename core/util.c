@@ -121,6 +121,26 @@ void arena_free(struct arena *a)
 	free(a);
 }
 
+void arena_reset(struct arena *a)
+{
+	struct arena_block *keep = NULL;
+	for (struct arena_block *b = a->head, *next; b; b = next) {
+		next = b->next;
+		if (!keep && b->size == ARENA_BLOCK) {
+			keep = b;
+			keep->used = 0;
+			keep->next = NULL;
+		} else if (b->size == ARENA_BLOCK && arena_cached < 1024) {
+			b->next = arena_cache;
+			arena_cache = b;
+			arena_cached++;
+		} else {
+			free(b);
+		}
+	}
+	a->head = keep;
+}
+
 void *arena_alloc(struct arena *a, size_t n)
 {
 	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);

@@ -295,15 +295,12 @@ static void builder_reset_doc(struct builder *b)
 	anchors_clear(b);
 }
 
-int yaml_parse(const char *name, const char *buf, size_t len, struct yfile **out,
-	       struct moat_error *err)
+/* With each_doc set, a document is handed over as soon as it ends and its
+ * nodes are dropped after; otherwise every document is kept in file. */
+static int parse_stream(const char *name, const char *buf, size_t len, struct yfile *file,
+			yaml_doc_fn each_doc, void *ctx, struct moat_error *err)
 {
-	struct yfile *file = xcalloc(1, sizeof(*file));
-	file->name = xstrdup(name);
-	file->arena = arena_new();
-	*out = file;
 	size_t doc_cap = 0;
-
 	struct builder b = { .name = name, .file = file, .err = err };
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser))
@@ -315,12 +312,12 @@ int yaml_parse(const char *name, const char *buf, size_t len, struct yfile **out
 	for (bool done = false; !done && ret == 0;) {
 		yaml_event_t ev;
 		if (!yaml_parser_parse(&parser, &ev)) {
-			const char *ctx = parser.context ? parser.context : NULL;
+			const char *what = parser.context;
 			ret = moat_error_set(err, EBADMSG, "%s:%zu:%zu: YAML syntax error: %s%s%s",
 					     name, parser.problem_mark.line + 1,
 					     parser.problem_mark.column + 1,
 					     parser.problem ? parser.problem : "unknown problem",
-					     ctx ? " " : "", ctx ? ctx : "");
+					     what ? " " : "", what ? what : "");
 			break;
 		}
 		switch (ev.type) {
@@ -335,12 +332,18 @@ int yaml_parse(const char *name, const char *buf, size_t len, struct yfile **out
 			struct ynode *root = b.root;
 			if (root && root->type == YNODE_SCALAR && ynode_is_null(root))
 				root = NULL; /* "---" with nothing after it */
+			struct ydoc doc = { root, root ? root->line : doc_line };
+			builder_reset_doc(&b);
+			if (each_doc) {
+				each_doc(&doc, ctx);
+				/* The next document reuses the same, cache-warm memory. */
+				arena_reset(file->arena);
+				b.nodes = 0;
+				break;
+			}
 			file->docs = grow_array(file->docs, &doc_cap, file->ndocs + 1,
 						sizeof(*file->docs));
-			file->docs[file->ndocs].root = root;
-			file->docs[file->ndocs].line = root ? root->line : doc_line;
-			file->ndocs++;
-			builder_reset_doc(&b);
+			file->docs[file->ndocs++] = doc;
 			break;
 		}
 		case YAML_SCALAR_EVENT:
@@ -369,6 +372,25 @@ int yaml_parse(const char *name, const char *buf, size_t len, struct yfile **out
 	yaml_parser_delete(&parser);
 	builder_reset_doc(&b);
 	free(b.kids);
+	return ret;
+}
+
+int yaml_parse(const char *name, const char *buf, size_t len, struct yfile **out,
+	       struct moat_error *err)
+{
+	struct yfile *file = xcalloc(1, sizeof(*file));
+	file->name = xstrdup(name);
+	file->arena = arena_new();
+	*out = file;
+	return parse_stream(name, buf, len, file, NULL, NULL, err);
+}
+
+int yaml_parse_each(const char *name, const char *buf, size_t len, yaml_doc_fn fn,
+		    void *ctx, struct moat_error *err)
+{
+	struct yfile file = { .arena = arena_new() };
+	int ret = parse_stream(name, buf, len, &file, fn, ctx, err);
+	arena_free(file.arena);
 	return ret;
 }
 
@@ -440,8 +462,17 @@ bool ynode_is_null(const struct ynode *n)
 		return true;
 	if (n->type != YNODE_SCALAR || n->style != YSTYLE_PLAIN)
 		return false;
-	return n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 ||
-	       strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
+	switch (n->len) {
+	case 0:
+		return true;
+	case 1:
+		return n->str[0] == '~';
+	case 4:
+		return strcmp(n->str, "null") == 0 || strcmp(n->str, "Null") == 0 ||
+		       strcmp(n->str, "NULL") == 0;
+	default:
+		return false;
+	}
 }
 
 int ynode_bool(const struct ynode *n, bool *v)
@@ -451,7 +482,8 @@ int ynode_bool(const struct ynode *n, bool *v)
 					   "on", "On", "ON", "y", "Y" };
 	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO",
 					  "off", "Off", "OFF", "n", "N" };
-	if (!n || n->type != YNODE_SCALAR || n->style != YSTYLE_PLAIN)
+	if (!n || n->type != YNODE_SCALAR || n->style != YSTYLE_PLAIN || n->len > 5 ||
+	    !strchr("tTyYoOfFnN", n->str[0]) || !n->len)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
 		if (strcmp(n->str, yes[i]) == 0) {

@@ -146,20 +146,24 @@ struct report_result *eval_finding(struct eval *ev, enum policy_rule rule,
 
 /* ---- kinds ---- */
 
-/* Where each workload kind keeps its pod template. */
-static const struct {
+/* Where each workload kind keeps its pod template (metadata + spec). */
+#define T_SPEC_TEMPLATE { "spec", "template" }, "spec.template", \
+	"spec.template.metadata", "spec.template.spec"
+static const struct workload {
 	const char *kind;
-	const char *template_path; /* dot path to the template (metadata + spec) */
+	const char *steps[5]; /* keys from the object down to the template */
+	const char *path, *meta_path, *spec_path;
 } workloads[] = {
-	{ "Pod", "" },
-	{ "PodTemplate", "template" },
-	{ "ReplicationController", "spec.template" },
-	{ "ReplicaSet", "spec.template" },
-	{ "Deployment", "spec.template" },
-	{ "StatefulSet", "spec.template" },
-	{ "DaemonSet", "spec.template" },
-	{ "Job", "spec.template" },
-	{ "CronJob", "spec.jobTemplate.spec.template" },
+	{ "Pod", { NULL }, "", "metadata", "spec" },
+	{ "PodTemplate", { "template" }, "template", "template.metadata", "template.spec" },
+	{ "ReplicationController", T_SPEC_TEMPLATE },
+	{ "ReplicaSet", T_SPEC_TEMPLATE },
+	{ "Deployment", T_SPEC_TEMPLATE },
+	{ "StatefulSet", T_SPEC_TEMPLATE },
+	{ "DaemonSet", T_SPEC_TEMPLATE },
+	{ "Job", T_SPEC_TEMPLATE },
+	{ "CronJob", { "spec", "jobTemplate", "spec", "template" }, "spec.jobTemplate.spec.template",
+	  "spec.jobTemplate.spec.template.metadata", "spec.jobTemplate.spec.template.spec" },
 };
 
 static void check_service(struct eval *ev, const struct ynode *obj)
@@ -289,31 +293,23 @@ static size_t check_object_depth(const struct policy_config *cfg, struct eval *e
 	}
 
 	/* Walk down to the template: each step must be a mapping. */
+	const struct workload *wl = &workloads[w];
 	const struct ynode *tmpl = obj;
 	char path[64] = "";
-	const char *tp = workloads[w].template_path;
-	while (*tp) {
-		const char *dot = strchr(tp, '.');
-		size_t n = dot ? (size_t)(dot - tp) : strlen(tp);
-		char key[32];
-		snprintf(key, sizeof(key), "%.*s", (int)n, tp);
-		const struct ypair *p = eval_get(ev, tmpl, path, key, W_MAP);
+	for (size_t k = 0; wl->steps[k]; k++) {
+		const struct ypair *p = eval_get(ev, tmpl, path, wl->steps[k], W_MAP);
 		if (!p) {
 			if (ev->errors == errors_before)
 				eval_bad_input(ev, tmpl, "%s has no %s%s%s: there is no pod to check",
-					       kind, path, *path ? "." : "", key);
+					       kind, path, *path ? "." : "", wl->steps[k]);
 			return ev->errors - errors_before;
 		}
 		tmpl = p->val;
-		size_t len = strlen(path);
-		snprintf(path + len, sizeof(path) - len, "%s%s", len ? "." : "", key);
-		tp += n + (dot ? 1 : 0);
+		path_join(path, sizeof(path), path, wl->steps[k], -1);
 	}
-	char meta_path[80], spec_path[80];
-	snprintf(meta_path, sizeof(meta_path), "%s%smetadata", path, *path ? "." : "");
-	snprintf(spec_path, sizeof(spec_path), "%s%sspec", path, *path ? "." : "");
-	const struct ypair *pmeta = eval_get(ev, tmpl, path, "metadata", W_MAP);
-	const struct ypair *pspec = eval_get(ev, tmpl, path, "spec", W_MAP);
+	const char *meta_path = wl->meta_path, *spec_path = wl->spec_path;
+	const struct ypair *pmeta = eval_get(ev, tmpl, wl->path, "metadata", W_MAP);
+	const struct ypair *pspec = eval_get(ev, tmpl, wl->path, "spec", W_MAP);
 	if (!pspec) {
 		if (ev->errors == errors_before)
 			eval_bad_input(ev, tmpl, "%s has no %s: there is no pod to check", kind,
@@ -333,18 +329,21 @@ size_t policy_check_object(const struct policy_config *cfg, const char *file,
 	return check_object_depth(cfg, &ev, obj, 0);
 }
 
+static void check_doc(const struct ydoc *doc, void *ctx)
+{
+	struct eval *ev = ctx;
+	if (doc->root)
+		check_object_depth(ev->cfg, ev, doc->root, 0);
+}
+
 size_t policy_check_buffer(const struct policy_config *cfg, const char *file,
 			   const char *buf, size_t len, struct report *rep)
 {
-	struct yfile *yf = NULL;
 	struct moat_error err = { 0 };
-	int r = yaml_parse(file, buf, len, &yf, &err);
 	struct eval ev;
 	eval_init(&ev, cfg, rep, file);
 	/* Documents before a syntax error are still checked: nothing is lost. */
-	for (size_t i = 0; i < yf->ndocs; i++)
-		if (yf->docs[i].root)
-			check_object_depth(cfg, &ev, yf->docs[i].root, 0);
+	int r = yaml_parse_each(file, buf, len, check_doc, &ev, &err);
 	size_t errors = ev.errors;
 	if (r < 0) {
 		/* err.msg is "file:line:col: what"; keep the position apart. */
@@ -363,7 +362,6 @@ size_t policy_check_buffer(const struct policy_config *cfg, const char *file,
 		report_note(rep, REPORT_ERROR, "invalid-input", file, line, col, "%s", msg);
 		errors++;
 	}
-	yfile_free(yf);
 	return errors;
 }
 
