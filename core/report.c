@@ -337,9 +337,12 @@ static char *uri_encode(const char *path)
 static json_t *sarif_location(const char *file, uint32_t line, uint32_t col)
 {
 	json_t *art = json_object();
-	char *uri = uri_encode(file);
+	/* Standard input has no path in the repository: name it as SARIF does
+	 * for artifacts with no location, without a base. */
+	bool stdin_input = strcmp(file, "<stdin>") == 0;
+	char *uri = stdin_input ? xstrdup("stdin") : uri_encode(file);
 	jset(art, "uri", jstr(uri));
-	if (file[0] != '/')
+	if (file[0] != '/' && !stdin_input)
 		jset(art, "uriBaseId", json_string("%SRCROOT%"));
 	free(uri);
 	json_t *region = json_object();
@@ -366,6 +369,14 @@ static json_t *sarif_rule(const struct report_rule *rule)
 	json_t *fd = json_object();
 	jset(fd, "text", jstr(rule->summary));
 	jset(j, "fullDescription", fd);
+	json_t *help = json_object();
+	char *text = xasprintf("%s Each result names the field to change, at its line and "
+			       "column. To waive it for one object, add an entry with a reason and "
+			       "an expiry date to the exceptions file (moat-policy(1)).",
+			       rule->summary);
+	jset(help, "text", jstr(text));
+	free(text);
+	jset(j, "help", help);
 	json_t *cfg = json_object();
 	jset(cfg, "level", json_string(strcmp(rule->level, "warning") == 0 ? "warning" : "error"));
 	jset(j, "defaultConfiguration", cfg);
@@ -380,6 +391,26 @@ static json_t *sarif_rule(const struct report_rule *rule)
 						     ? "8.0" : "5.0"));
 	jset(j, "properties", props);
 	return j;
+}
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (h ^ 0xff) * 1099511628211ull; /* field separator */
+}
+
+static uint64_t fingerprint(const char *rule, const struct report_object *o,
+			    const struct report_result *x)
+{
+	uint64_t h = 1469598103934665603ull;
+	h = fnv(h, rule);
+	h = fnv(h, o->file);
+	h = fnv(h, o->kind);
+	h = fnv(h, o->namespace);
+	h = fnv(h, o->name);
+	h = fnv(h, x->container);
+	return fnv(h, x->field);
 }
 
 static int write_sarif(const struct report *r, FILE *out)
@@ -414,6 +445,14 @@ static int write_sarif(const struct report *r, FILE *out)
 		free(text);
 		jset(res, "message", msg);
 		jset(res, "locations", sarif_location(o->file, x->line, x->col));
+		/* Stable across edits that move lines: the object and field, not
+		 * the position, identify a finding for code scanning. */
+		char fp[17];
+		snprintf(fp, sizeof(fp), "%016llx",
+			 (unsigned long long)fingerprint(r->rules[x->rule].id, o, x));
+		json_t *fps = json_object();
+		jset(fps, "moatFinding/v1", json_string(fp));
+		jset(res, "partialFingerprints", fps);
 		if (x->exempt_reason) {
 			json_t *sup = json_object();
 			jset(sup, "kind", json_string("external"));
