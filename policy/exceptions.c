@@ -5,6 +5,8 @@
  * live outside the objects on purpose: an annotation on a workload would let
  * the workload exempt itself.
  *
+ *   apiVersion: moat.dev/v1      # optional; lets a directory scan skip this
+ *   kind: PolicyExceptions       # file as an object of another kind
  *   exceptions:
  *   - check: pss/runAsNonRoot
  *     namespace: legacy        # globs; at least one matcher is required
@@ -189,6 +191,12 @@ int policy_exceptions_parse(const char *name, const char *buf, size_t len, long 
 				  k->type == YNODE_SCALAR ? k->str : "?");
 			goto out;
 		}
+	}
+	const struct ynode *kind = ymap_get(root, "kind");
+	if (kind && !yscalar_is(kind, "PolicyExceptions")) {
+		ret = bad(err, name, kind, "kind: expected PolicyExceptions, got %s",
+			  kind->type == YNODE_SCALAR ? kind->str : ynode_type_name(kind));
+		goto out;
 	}
 	const struct ynode *list = ymap_get(root, "exceptions");
 	if (!list || list->type != YNODE_SEQ) {
