@@ -112,7 +112,7 @@ MAN_PAGES := $(wildcard docs/*.1)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/moat $(DESTDIR)$(PREFIX)/bin/moat
-	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+	$(if $(MAN_PAGES),install -m 0644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/)
 
 clean:
 	rm -rf build

@@ -169,9 +169,11 @@ int read_file_sbuf(const char *path, size_t max, struct sbuf *buf, struct moat_e
 /*
  * Calls fn for every regular file under path whose name matches one of the
  * suffixes, in sorted order.  Symlinked directories and dot-directories are
- * not entered.  A plain file is passed as is, whatever its name.
+ * not entered.  A plain file is passed as is, whatever its name.  A part of
+ * the tree that cannot be read is passed to fn with err set, and the walk
+ * goes on with the rest; walk_files fails only if path itself cannot be.
  */
-typedef int (*walk_fn)(const char *path, void *ctx);
+typedef int (*walk_fn)(const char *path, const struct moat_error *err, void *ctx);
 int walk_files(const char *path, const char *const *suffixes, walk_fn fn,
 	       void *ctx, struct moat_error *err);
 

@@ -102,14 +102,14 @@ static int cmp_str(const void *a, const void *b)
 }
 
 static int walk_dir(int fd, const char *path, const char *const *suffixes,
-		    walk_fn fn, void *ctx, int depth, struct moat_error *err)
+		    walk_fn fn, void *ctx, int depth)
 {
-	if (depth > 64)
-		return moat_error_set(err, ELOOP, "%s: directories nested too deep", path);
+	struct moat_error err;
 	DIR *d = fdopendir(fd);
 	if (!d) {
 		close(fd);
-		return moat_error_sys(err, errno, "%s", path);
+		moat_error_sys(&err, errno, "cannot read directory");
+		return fn(path, &err, ctx);
 	}
 	char **names = NULL;
 	size_t n = 0, cap = 0;
@@ -131,20 +131,27 @@ static int walk_dir(int fd, const char *path, const char *const *suffixes,
 		if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; /* vanished while we looked */
 		if (S_ISDIR(st.st_mode)) {
+			if (depth >= 64) {
+				moat_error_set(&err, ELOOP,
+					       "directories nested too deep (more than 64 levels); not entered");
+				ret = fn(child, &err, ctx);
+				continue;
+			}
 			int sub = openat(dirfd(d), names[i],
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0) {
-				ret = moat_error_sys(err, errno, "%s", child);
-				break;
+				moat_error_sys(&err, errno, "cannot open directory");
+				ret = fn(child, &err, ctx);
+				continue;
 			}
-			ret = walk_dir(sub, child, suffixes, fn, ctx, depth + 1, err);
+			ret = walk_dir(sub, child, suffixes, fn, ctx, depth + 1);
 		} else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) &&
 			   has_suffix(names[i], suffixes)) {
 			if (S_ISLNK(st.st_mode) &&
 			    (fstatat(dirfd(d), names[i], &st, 0) < 0 ||
 			     !S_ISREG(st.st_mode)))
 				continue; /* dangling, or a link to a directory */
-			ret = fn(child, ctx);
+			ret = fn(child, NULL, ctx);
 		}
 	}
 	for (size_t i = 0; i < n; i++)
@@ -158,16 +165,16 @@ int walk_files(const char *path, const char *const *suffixes, walk_fn fn,
 	       void *ctx, struct moat_error *err)
 {
 	if (strcmp(path, "-") == 0)
-		return fn(path, ctx);
+		return fn(path, NULL, ctx);
 	struct stat st;
 	if (stat(path, &st) < 0)
 		return moat_error_sys(err, errno, "%s", path);
 	if (!S_ISDIR(st.st_mode))
-		return fn(path, ctx);
+		return fn(path, NULL, ctx);
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return moat_error_sys(err, errno, "%s", path);
-	return walk_dir(fd, path, suffixes, fn, ctx, 0, err);
+	return walk_dir(fd, path, suffixes, fn, ctx, 0);
 }
 
 char *path_display(const char *path)

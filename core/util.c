@@ -236,15 +236,21 @@ void sbuf_release(struct sbuf *b)
 
 /* ---- errors ---- */
 
+static int error_vset(struct moat_error *err, int errnum, const char *fmt, va_list ap)
+{
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err->errnum = errnum;
+	return -1;
+}
+
 int moat_error_set(struct moat_error *err, int errnum, const char *fmt, ...)
 {
 	if (!err)
 		return -1;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	error_vset(err, errnum, fmt, ap);
 	va_end(ap);
-	err->errnum = errnum;
 	return -1;
 }
 
@@ -254,11 +260,10 @@ int moat_error_sys(struct moat_error *err, int errnum, const char *fmt, ...)
 		return -1;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	error_vset(err, errnum, fmt, ap);
 	va_end(ap);
 	size_t n = strlen(err->msg);
 	snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", strerror(errnum));
-	err->errnum = errnum;
 	return -1;
 }
 

@@ -313,6 +313,25 @@ static int parse_stream(const char *name, const char *buf, size_t len, struct yf
 		yaml_event_t ev;
 		if (!yaml_parser_parse(&parser, &ev)) {
 			const char *what = parser.context;
+			if (parser.error == YAML_READER_ERROR) {
+				/* Encoding errors come with a byte offset instead of a mark. */
+				size_t off = parser.problem_offset < len ? parser.problem_offset : len;
+				size_t line = 1, col = 1;
+				for (size_t i = 0; i < off; i++) {
+					if (buf[i] == '\n') {
+						line++;
+						col = 1;
+					} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+						col++;
+					}
+				}
+				ret = moat_error_set(err, EBADMSG,
+						     "%s:%zu:%zu: YAML syntax error: %s (byte 0x%02x at offset %zu)",
+						     name, line, col,
+						     parser.problem ? parser.problem : "unreadable input",
+						     off < len ? (unsigned char)buf[off] : 0, off);
+				break;
+			}
 			ret = moat_error_set(err, EBADMSG, "%s:%zu:%zu: YAML syntax error: %s%s%s",
 					     name, parser.problem_mark.line + 1,
 					     parser.problem_mark.column + 1,

@@ -50,9 +50,14 @@ struct walk_ctx {
 	struct progress progress;
 };
 
-static int check_one(const char *path, void *ctx)
+static int check_one(const char *path, const struct moat_error *err, void *ctx)
 {
 	struct walk_ctx *w = ctx;
+	if (err) {
+		_cleanup_free_ char *d = path_display(path);
+		report_note(w->rep, REPORT_ERROR, "invalid-input", d, 1, 1, "%s", err->msg);
+		return 0;
+	}
 	policy_check_file(w->cfg, path, w->rep);
 	progress_step(&w->progress);
 	return 0;
@@ -128,12 +133,17 @@ static int cmd_check(int argc, char **argv)
 		case 'h':
 			print_check_usage(stdout);
 			return MOAT_EXIT_OK;
-		default:
+		default: {
+			/* getopt reports a long option by its short value; name it
+			 * as the user typed it. */
+			const char *typed = argv[optind - 1];
+			if (strncmp(typed, "--", 2) == 0)
+				return usage_error("option '%.*s' is unknown, needs a value or takes none",
+						   (int)strcspn(typed, "="), typed);
 			if (optopt)
-				return usage_error("option '-%c' is unknown or needs a value",
-						   optopt);
-			return usage_error("option '%s' is unknown or needs a value",
-					   argv[optind - 1]);
+				return usage_error("option '-%c' is unknown or needs a value", optopt);
+			return usage_error("option '%s' is unknown", typed);
+		}
 		}
 	}
 	if (optind >= argc)
@@ -167,7 +177,7 @@ static int cmd_check(int argc, char **argv)
 	report_param(&rep, "level", pss_level_name(cfg.level));
 	char vbuf[16];
 	snprintf(vbuf, sizeof(vbuf), "v1.%u", cfg.minor);
-	report_param(&rep, "version", strcmp(version, "latest") == 0 ? "latest" : vbuf);
+	report_param(&rep, "version", version);
 	report_param(&rep, "effectiveVersion", vbuf);
 	report_param(&rep, "shareNothing", cfg.share_nothing ? "true" : "false");
 	policy_exceptions_report_expired(ex, &rep);
