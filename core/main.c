@@ -35,7 +35,20 @@ static const struct moat_command *find(const char *name)
 	return NULL;
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	int rc = dispatch(argc, argv);
+	/* A report or help text that never reached its reader is a failure. */
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "moat: writing to standard output failed\n");
+		return MOAT_EXIT_SYSTEM;
+	}
+	return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);

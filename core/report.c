@@ -161,16 +161,58 @@ static void write_summary(const struct report *r, FILE *out)
 	fputc('\n', out);
 }
 
+struct text_entry {
+	size_t group; /* files in the order they were read */
+	uint32_t line, col, seq;
+	bool note;
+	size_t idx;
+};
+
+static int cmp_entry(const void *pa, const void *pb)
+{
+	const struct text_entry *a = pa, *b = pb;
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->col != b->col)
+		return a->col < b->col ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
 static int write_text(const struct report *r, FILE *out)
 {
-	size_t i = 0, j = 0;
-	/* Results and notes interleave in the order they were found, so a
-	 * file's problems stay together as a compiler would print them. */
+	/* Results and notes of one file together, in line order, as a compiler
+	 * prints them; files in the order they were read. */
+	size_t n = r->nresults + r->nnotes, i = 0, j = 0, k = 0;
+	struct text_entry *e = xcalloc(n + 1, sizeof(*e));
+	const char *prev = NULL;
+	size_t group = 0;
 	while (i < r->nresults || j < r->nnotes) {
 		bool take_result = j >= r->nnotes ||
 				   (i < r->nresults && r->results[i].seq < r->notes[j].seq);
+		const char *file = take_result ? r->objs[r->results[i].obj].file : r->notes[j].file;
+		if (!prev || strcmp(prev, file) != 0)
+			group++;
+		prev = file;
+		e[k].group = group;
+		e[k].note = !take_result;
 		if (take_result) {
-			const struct report_result *x = &r->results[i++];
+			e[k].line = r->results[i].line;
+			e[k].col = r->results[i].col;
+			e[k].seq = r->results[i].seq;
+			e[k++].idx = i++;
+		} else {
+			e[k].line = r->notes[j].line;
+			e[k].col = r->notes[j].col;
+			e[k].seq = r->notes[j].seq;
+			e[k++].idx = j++;
+		}
+	}
+	qsort(e, n, sizeof(*e), cmp_entry);
+	for (k = 0; k < n; k++) {
+		if (!e[k].note) {
+			const struct report_result *x = &r->results[e[k].idx];
 			if (x->exempt_reason)
 				continue;
 			const struct report_object *o = &r->objs[x->obj];
@@ -179,12 +221,13 @@ static int write_text(const struct report *r, FILE *out)
 				r->rules[x->rule].level, object_label(o, label, sizeof(label)),
 				x->message, r->rules[x->rule].id);
 		} else {
-			const struct report_note *n = &r->notes[j++];
-			fprintf(out, "%s:%u:%u: %s: %s [%s]\n", n->file, n->line ? n->line : 1,
-				n->col ? n->col : 1,
-				n->kind == REPORT_ERROR ? "error" : "warning", n->message, n->code);
+			const struct report_note *no = &r->notes[e[k].idx];
+			fprintf(out, "%s:%u:%u: %s: %s [%s]\n", no->file, no->line ? no->line : 1,
+				no->col ? no->col : 1,
+				no->kind == REPORT_ERROR ? "error" : "warning", no->message, no->code);
 		}
 	}
+	free(e);
 	if (!r->quiet)
 		write_summary(r, out);
 	return 0;

@@ -297,10 +297,22 @@ static void builder_reset_doc(struct builder *b)
 
 /* With each_doc set, a document is handed over as soon as it ends and its
  * nodes are dropped after; otherwise every document is kept in file. */
-static int parse_stream(const char *name, const char *buf, size_t len, struct yfile *file,
-			yaml_doc_fn each_doc, void *ctx, struct moat_error *err)
+/* Where the document holding byte off starts: after the last "---" line
+ * before it, or 0 when there is none. */
+static size_t last_separator(const char *buf, size_t off)
 {
-	size_t doc_cap = 0;
+	size_t cut = 0;
+	for (size_t i = 0; i + 3 <= off; i++)
+		if ((i == 0 || buf[i - 1] == '\n') && memcmp(buf + i, "---", 3) == 0 &&
+		    (i + 3 == off || buf[i + 3] == '\n' || buf[i + 3] == ' ' || buf[i + 3] == '\r'))
+			cut = i;
+	return cut;
+}
+
+static int parse_stream(const char *name, const char *buf, size_t len, struct yfile *file,
+			yaml_doc_fn each_doc, void *ctx, size_t skip, struct moat_error *err)
+{
+	size_t doc_cap = 0, delivered = 0;
 	struct builder b = { .name = name, .file = file, .err = err };
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser))
@@ -324,6 +336,15 @@ static int parse_stream(const char *name, const char *buf, size_t len, struct yf
 					} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
 						col++;
 					}
+				}
+				/* libyaml decodes ahead of what it parses, so documents
+				 * before the bad byte were never handed over: parse the
+				 * part before the document that holds it, once more. */
+				size_t cut = last_separator(buf, off);
+				if (cut && cut < len) {
+					struct moat_error ignored;
+					parse_stream(name, buf, cut, file, each_doc, ctx, delivered,
+						     &ignored);
 				}
 				ret = moat_error_set(err, EBADMSG,
 						     "%s:%zu:%zu: YAML syntax error: %s (byte 0x%02x at offset %zu)",
@@ -353,6 +374,11 @@ static int parse_stream(const char *name, const char *buf, size_t len, struct yf
 				root = NULL; /* "---" with nothing after it */
 			struct ydoc doc = { root, root ? root->line : doc_line };
 			builder_reset_doc(&b);
+			if (delivered++ < skip) {
+				if (each_doc)
+					arena_reset(file->arena);
+				break;
+			}
 			if (each_doc) {
 				each_doc(&doc, ctx);
 				/* The next document reuses the same, cache-warm memory. */
@@ -401,14 +427,14 @@ int yaml_parse(const char *name, const char *buf, size_t len, struct yfile **out
 	file->name = xstrdup(name);
 	file->arena = arena_new();
 	*out = file;
-	return parse_stream(name, buf, len, file, NULL, NULL, err);
+	return parse_stream(name, buf, len, file, NULL, NULL, 0, err);
 }
 
 int yaml_parse_each(const char *name, const char *buf, size_t len, yaml_doc_fn fn,
 		    void *ctx, struct moat_error *err)
 {
 	struct yfile file = { .arena = arena_new() };
-	int ret = parse_stream(name, buf, len, &file, fn, ctx, err);
+	int ret = parse_stream(name, buf, len, &file, fn, ctx, 0, err);
 	arena_free(file.arena);
 	return ret;
 }

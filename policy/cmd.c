@@ -3,7 +3,9 @@
 #include "policy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/stat.h>
 
 static const char check_usage[] =
 	"Usage: moat policy check [options] PATH... | -\n"
@@ -48,6 +50,8 @@ struct walk_ctx {
 	const struct policy_config *cfg;
 	struct report *rep;
 	struct progress progress;
+	dev_t out_dev; /* the -o file, when it exists: a report is not input */
+	ino_t out_ino;
 };
 
 static int check_one(const char *path, const struct moat_error *err, void *ctx)
@@ -58,6 +62,10 @@ static int check_one(const char *path, const struct moat_error *err, void *ctx)
 		report_note(w->rep, REPORT_ERROR, "invalid-input", d, 1, 1, "%s", err->msg);
 		return 0;
 	}
+	struct stat st;
+	if (w->out_ino && strcmp(path, "-") != 0 && stat(path, &st) == 0 &&
+	    st.st_dev == w->out_dev && st.st_ino == w->out_ino)
+		return 0;
 	policy_check_file(w->cfg, path, w->rep);
 	progress_step(&w->progress);
 	return 0;
@@ -160,14 +168,43 @@ static int cmd_check(int argc, char **argv)
 	}
 	cfg.exceptions = ex;
 
-	FILE *out = stdout;
 	if (output) {
-		out = fopen(output, "we");
-		if (!out) {
+		struct stat ost, ist;
+		for (int i = optind; i < argc && stat(output, &ost) == 0; i++) {
+			if (strcmp(argv[i], "-") != 0 && stat(argv[i], &ist) == 0 &&
+			    ist.st_dev == ost.st_dev && ist.st_ino == ost.st_ino) {
+				policy_exceptions_free(ex);
+				return usage_error("-o %s is also an input: the report would "
+						   "replace the manifest", output);
+			}
+		}
+	}
+	/* The report goes to a temporary file beside FILE, renamed over it once
+	 * complete: every input is read before FILE changes, and a failed run
+	 * leaves no half-written report. */
+	FILE *out = stdout;
+	_cleanup_free_ char *tmp = NULL;
+	struct walk_ctx w = { .cfg = &cfg };
+	if (output) {
+		struct stat st;
+		if (stat(output, &st) == 0) {
+			w.out_dev = st.st_dev;
+			w.out_ino = st.st_ino;
+		}
+		const char *slash = strrchr(output, '/');
+		tmp = slash ? xasprintf("%.*s/.%s.XXXXXX", (int)(slash - output), output, slash + 1)
+			    : xasprintf(".%s.XXXXXX", output);
+		int fd = mkostemp(tmp, O_CLOEXEC);
+		if (fd < 0 || !(out = fdopen(fd, "w"))) {
 			fprintf(stderr, "moat policy check: %s: %s\n", output, strerror(errno));
+			if (fd >= 0) {
+				close(fd);
+				unlink(tmp);
+			}
 			policy_exceptions_free(ex);
 			return MOAT_EXIT_SYSTEM;
 		}
+		fchmod(fd, 0644);
 	}
 
 	struct report rep;
@@ -183,7 +220,7 @@ static int cmd_check(int argc, char **argv)
 	policy_exceptions_report_expired(ex, &rep);
 
 	static const char *const suffixes[] = { ".yaml", ".yml", ".json", NULL };
-	struct walk_ctx w = { .cfg = &cfg, .rep = &rep };
+	w.rep = &rep;
 	progress_start(&w.progress, "checked files:", 0);
 	for (int i = optind; i < argc; i++) {
 		err = (struct moat_error){ 0 };
@@ -204,9 +241,18 @@ static int cmd_check(int argc, char **argv)
 		rc = MOAT_EXIT_INPUT;
 	else if (report_violations(&rep))
 		rc = MOAT_EXIT_FINDINGS;
-	if (report_write(&rep, (enum report_format)format, out) < 0 ||
-	    (output && fclose(out) != 0)) {
-		fprintf(stderr, "moat policy check: writing the report: %s\n", strerror(errno));
+	int wr = report_write(&rep, (enum report_format)format, out);
+	if (output) {
+		if (fclose(out) != 0)
+			wr = -1;
+		if (wr == 0 && rename(tmp, output) < 0)
+			wr = -1;
+		if (wr < 0)
+			unlink(tmp);
+	}
+	if (wr < 0) {
+		fprintf(stderr, "moat policy check: writing the report%s%s: %s\n",
+			output ? " to " : "", output ? output : "", strerror(errno));
 		rc = MOAT_EXIT_SYSTEM;
 	}
 	if (format != REPORT_TEXT && report_count_notes(&rep, REPORT_ERROR)) {

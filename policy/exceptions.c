@@ -12,7 +12,7 @@
  *     namespace: legacy        # globs; at least one matcher is required
  *     name: billing-*
  *     kind: Deployment
- *     file: legacy-*.yaml
+ *     file: "deploy/legacy-*.yaml"  # the path as reports print it
  *     reason: vendor image runs as root until SEC-123 ships
  *     expires: 2027-03-31      # last day it applies (UTC)
  */
@@ -152,7 +152,7 @@ static int parse_one(const char *file, const struct ynode *n, uint32_t idx, long
 	e->expires_days = date_parse_days(exp->str);
 	if (e->expires_days < 0)
 		return bad(err, file, exp,
-			   "exceptions[%u].expires: \"%s\" is not a date of the form YYYY-MM-DD",
+			   "exceptions[%u].expires: \"%s\" is not a real date (YYYY-MM-DD)",
 			   idx, exp->str);
 	e->expires = xstrdup(exp->str);
 	/* An exception holds through the whole of its expiry day. */
