@@ -32,7 +32,8 @@ enum moat_exit {
 	MOAT_EXIT_OK = 0,       /* ran, nothing to report */
 	MOAT_EXIT_FINDINGS = 1, /* ran, found violations */
 	MOAT_EXIT_INPUT = 2,    /* bad input or usage; the message says where */
-	MOAT_EXIT_SYSTEM = 3,   /* the machine failed us: memory, I/O on output */
+	MOAT_EXIT_SYSTEM = 3,   /* the machine failed us: the report could not be
+				 * written (running out of memory aborts) */
 };
 
 /* ---- cleanup helpers ---------------------------------------------------- */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Findings, and the four ways to write them: text like a compiler's, JSON
- * (schema in docs/report-json.md), SARIF 2.1.0 for code scanning, and JUnit
+ * (schema in docs/moat-report.schema.json), SARIF 2.1.0 for code scanning, and JUnit
  * XML for CI dashboards.
  */
 #include "core.h"

@@ -120,8 +120,8 @@ static int attach(struct builder *b, struct ynode *n, uint64_t weight,
 	f->weight += weight;
 	if (f->weight > YAML_MAX_EXPANDED)
 		return moat_error_set(b->err, EMLINK,
-				      "%s:%zu:%zu: aliases expand this document past %u nodes; "
-				      "refusing it (a \"billion laughs\" document?)",
+				      "%s:%zu:%zu: this document, with its aliases expanded, passes %u "
+				      "nodes; refusing it (a \"billion laughs\" document?)",
 				      b->name, m->line + 1, m->column + 1, YAML_MAX_EXPANDED);
 	b->kids = grow_array(b->kids, &b->cap_kids, b->nkids + 1, sizeof(*b->kids));
 	b->kids[b->nkids++] = n;
