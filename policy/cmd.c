@@ -185,11 +185,22 @@ static int cmd_check(int argc, char **argv)
 	FILE *out = stdout;
 	_cleanup_free_ char *tmp = NULL;
 	struct walk_ctx w = { .cfg = &cfg };
-	if (output) {
-		struct stat st;
-		if (stat(output, &st) == 0) {
-			w.out_dev = st.st_dev;
-			w.out_ino = st.st_ino;
+	struct stat ost;
+	bool out_exists = output && lstat(output, &ost) == 0;
+	if (output && out_exists && !S_ISREG(ost.st_mode)) {
+		/* A device, a pipe or a link (-o /dev/null, -o /dev/stdout): write
+		 * through it; renaming over it would replace it. */
+		out = fopen(output, "we");
+		if (!out) {
+			fprintf(stderr, "moat policy check: %s: %s\n", output, strerror(errno));
+			policy_exceptions_free(ex);
+			return MOAT_EXIT_SYSTEM;
+		}
+		output = NULL; /* nothing to rename; stdout rules apply from here */
+	} else if (output) {
+		if (out_exists) {
+			w.out_dev = ost.st_dev;
+			w.out_ino = ost.st_ino;
 		}
 		const char *slash = strrchr(output, '/');
 		tmp = slash ? xasprintf("%.*s/.%s.XXXXXX", (int)(slash - output), output, slash + 1)
@@ -242,6 +253,8 @@ static int cmd_check(int argc, char **argv)
 	else if (report_violations(&rep))
 		rc = MOAT_EXIT_FINDINGS;
 	int wr = report_write(&rep, (enum report_format)format, out);
+	if (!output && out != stdout && fclose(out) != 0)
+		wr = -1;
 	if (output) {
 		if (fclose(out) != 0)
 			wr = -1;

@@ -582,3 +582,20 @@ load helper
 	assert_line --index 0 --partial 'd.yaml:11:7: baseline: Deployment d:'
 	assert_line --index 1 --partial '[share-nothing/hostnetwork]'
 }
+
+@test "-o through a device, a pipe or a link writes through it and never replaces it" {
+	write_pod p.yaml p
+	mkfifo out.fifo
+	cat out.fifo >got.txt &
+	run -0 "$MOAT" policy check -o out.fifo p.yaml
+	wait
+	[ -p out.fifo ]
+	assert_equal "$(tail -n 1 got.txt)" "moat policy check: 1 file, 1 object checked: 0 violations"
+	run -0 "$MOAT" policy check -o /dev/null p.yaml
+	[ -c /dev/null ]
+	ln -s real.txt link.txt
+	: >real.txt
+	run -0 "$MOAT" policy check -o link.txt p.yaml
+	[ -L link.txt ]
+	assert_equal "$(tail -n 1 real.txt)" "moat policy check: 1 file, 1 object checked: 0 violations"
+}
