@@ -126,6 +126,14 @@ int moat_error_sys(struct moat_error *err, int errnum, const char *fmt, ...)
 	PRINTF(3, 4);
 /* Prepends "context: " to the message already there. */
 int moat_error_wrap(struct moat_error *err, const char *fmt, ...) PRINTF(2, 3);
+/*
+ * Splits a message of the form "<source>[:line[:col]]: what", as the calls
+ * above write them, so a report can carry the position apart from the text.
+ * Returns "what" and sets *line and *col (1 when absent); returns the whole
+ * message when it does not start with source.
+ */
+const char *moat_error_where(const struct moat_error *err, const char *source,
+			     uint32_t *line, uint32_t *col);
 /* Maps an error to the exit code a CLI should return. */
 int moat_error_exit_code(const struct moat_error *err);
 

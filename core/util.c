@@ -290,6 +290,31 @@ int moat_error_wrap(struct moat_error *err, const char *fmt, ...)
 	return -1;
 }
 
+const char *moat_error_where(const struct moat_error *err, const char *source,
+			     uint32_t *line, uint32_t *col)
+{
+	*line = *col = 1;
+	size_t n = strlen(source);
+	const char *p = err->msg;
+	if (strncmp(p, source, n) != 0 || p[n] != ':')
+		return p;
+	p += n;
+	char *end;
+	if (p[1] >= '0' && p[1] <= '9') {
+		*line = (uint32_t)strtoul(p + 1, &end, 10);
+		p = end;
+		if (p[0] == ':' && p[1] >= '0' && p[1] <= '9') {
+			*col = (uint32_t)strtoul(p + 1, &end, 10);
+			p = end;
+		}
+	}
+	if (*p == ':')
+		p++;
+	while (*p == ' ')
+		p++;
+	return p;
+}
+
 int moat_error_exit_code(const struct moat_error *err)
 {
 	switch (err->errnum) {

@@ -346,19 +346,8 @@ size_t policy_check_buffer(const struct policy_config *cfg, const char *file,
 	int r = yaml_parse_each(file, buf, len, check_doc, &ev, &err);
 	size_t errors = ev.errors;
 	if (r < 0) {
-		/* err.msg is "file:line:col: what"; keep the position apart. */
-		unsigned line = 1, col = 1;
-		const char *msg = err.msg;
-		size_t flen = strlen(file);
-		if (strncmp(msg, file, flen) == 0 && msg[flen] == ':') {
-			char *end;
-			line = (unsigned)strtoul(msg + flen + 1, &end, 10);
-			if (*end == ':')
-				col = (unsigned)strtoul(end + 1, &end, 10);
-			msg = *end == ':' ? end + 1 : msg;
-			while (*msg == ' ')
-				msg++;
-		}
+		uint32_t line, col;
+		const char *msg = moat_error_where(&err, file, &line, &col);
 		report_note(rep, REPORT_ERROR, "invalid-input", file, line, col, "%s", msg);
 		errors++;
 	}
@@ -375,13 +364,10 @@ size_t policy_check_file(const struct policy_config *cfg, const char *path,
 	rep->files++;
 	if (read_file_sbuf(path, MOAT_MAX_INPUT, &buf, &err) < 0) {
 		/* read_file names the path itself; the note carries it apart. */
-		const char *msg = err.msg;
-		size_t n = strlen(path);
-		if (strncmp(msg, path, n) == 0 && msg[n] == ':')
-			msg += n + 2;
-		else if (strncmp(msg, "<stdin>: ", 9) == 0)
-			msg += 9;
-		report_note(rep, REPORT_ERROR, "invalid-input", display, 1, 1, "%s", msg);
+		uint32_t line, col;
+		const char *msg = moat_error_where(&err, strcmp(path, "-") == 0 ? "<stdin>" : path,
+						   &line, &col);
+		report_note(rep, REPORT_ERROR, "invalid-input", display, line, col, "%s", msg);
 		return 1;
 	}
 	size_t errors = policy_check_buffer(cfg, display, buf.s, buf.len, rep);

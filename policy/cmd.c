@@ -237,11 +237,9 @@ static int cmd_check(int argc, char **argv)
 		err = (struct moat_error){ 0 };
 		if (walk_files(argv[i], suffixes, check_one, &w, &err) < 0) {
 			_cleanup_free_ char *d = path_display(argv[i]);
-			const char *msg = err.msg;
-			size_t n = strlen(argv[i]);
-			if (strncmp(msg, argv[i], n) == 0 && msg[n] == ':')
-				msg += n + 2;
-			report_note(&rep, REPORT_ERROR, "invalid-input", d, 1, 1, "%s", msg);
+			uint32_t line, col;
+			const char *msg = moat_error_where(&err, argv[i], &line, &col);
+			report_note(&rep, REPORT_ERROR, "invalid-input", d, line, col, "%s", msg);
 		}
 	}
 	progress_end(&w.progress);

@@ -42,16 +42,8 @@ static const char *label(const struct container *c, char *buf, size_t n)
 	static const char *const kinds[] = { "container", "init container", "ephemeral container" };
 	if (!c)
 		return "pod";
-	path_join(buf, n, kinds[c->kind], "", -1);
-	size_t k = strlen(buf);
-	if (k + 4 < n) {
-		buf[k++] = ' ';
-		buf[k++] = '"';
-		path_join(buf + k, n - k - 1, c->name, "", -1);
-		k += strlen(buf + k);
-		buf[k++] = '"';
-		buf[k] = '\0';
-	}
+	/* Only formatted when a finding is written: snprintf costs nothing here. */
+	snprintf(buf, n, "%s \"%s\"", kinds[c->kind], c->name);
 	return buf;
 }
 #define WHO(c) label((c), who_buf, sizeof(who_buf))
