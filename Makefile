@@ -38,7 +38,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml -ljanss
 
 MOAT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DMOAT_VERSION='"$(VERSION)"' -I. \
 	$(OPT) $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS)
-MOAT_LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack -Wl,--as-needed $(SAN_LD) $(LDFLAGS)
+MOAT_LDFLAGS := -pie -pthread -Wl,-z,relro,-z,now,-z,noexecstack -Wl,--as-needed $(SAN_LD) $(LDFLAGS)
 
 COMPONENTS := core policy
 LIB_SRCS := $(filter-out core/main.c,$(foreach c,$(COMPONENTS),$(wildcard $(c)/*.c)))

@@ -90,6 +90,8 @@ struct arena *arena_new(void);
 void arena_free(struct arena *a);
 /* Forgets everything allocated, keeping the memory for what comes next. */
 void arena_reset(struct arena *a);
+/* Frees the calling thread's cache of spare blocks; call before it exits. */
+void arena_thread_exit(void);
 void *arena_alloc(struct arena *a, size_t n);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 
@@ -350,6 +352,11 @@ struct report_result *report_add(struct report *r, size_t rule, size_t obj,
 void report_note(struct report *r, enum report_note_kind kind, const char *code,
 		 const char *file, uint32_t line, uint32_t col, const char *fmt,
 		 ...) PRINTF(7, 8);
+/* A copy of s (NULL stays NULL) that lives as long as the report. */
+char *report_strdup(struct report *r, const char *s);
+/* Appends src's objects, results and notes to dst, in src's order, and adds
+ * its counts: how reports made in parallel become one. */
+void report_merge(struct report *dst, const struct report *src);
 size_t report_violations(const struct report *r); /* not exempted */
 size_t report_exempted(const struct report *r);
 size_t report_count_notes(const struct report *r, enum report_note_kind kind);

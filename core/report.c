@@ -63,7 +63,7 @@ size_t report_object(struct report *r, const char *file, uint32_t line,
 	kind = kind ? kind : "";
 	o->kind = prev && strcmp(prev->kind, kind) == 0 ? prev->kind
 							 : arena_strndup(r->strings, kind, strlen(kind));
-	o->namespace = ns ? arena_strndup(r->strings, ns, strlen(ns)) : NULL;
+	o->namespace = report_strdup(r, ns);
 	o->name = arena_strndup(r->strings, name ? name : "", name ? strlen(name) : 0);
 	return r->nobjs++;
 }
@@ -100,6 +100,46 @@ void report_note(struct report *r, enum report_note_kind kind, const char *code,
 	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	n->message = xstrdup(tmp);
+}
+
+char *report_strdup(struct report *r, const char *s)
+{
+	return s ? arena_strndup(r->strings, s, strlen(s)) : NULL;
+}
+
+void report_merge(struct report *dst, const struct report *src)
+{
+	size_t base = dst->nobjs;
+	for (size_t i = 0; i < src->nobjs; i++) {
+		const struct report_object *o = &src->objs[i];
+		report_object(dst, o->file, o->line, o->col, o->kind, o->namespace, o->name);
+	}
+	/* Sequence numbers keep results and notes in the order they were made. */
+	uint32_t seq0 = dst->seq;
+	for (size_t i = 0; i < src->nresults; i++) {
+		const struct report_result *s = &src->results[i];
+		struct report_result *d = report_add(dst, s->rule, base + s->obj, s->line, s->col);
+		d->seq = seq0 + s->seq;
+		d->message = report_strdup(dst, s->message);
+		d->container = report_strdup(dst, s->container);
+		d->field = report_strdup(dst, s->field);
+		d->exempt_reason = report_strdup(dst, s->exempt_reason);
+		d->exempt_where = report_strdup(dst, s->exempt_where);
+	}
+	for (size_t i = 0; i < src->nnotes; i++) {
+		const struct report_note *s = &src->notes[i];
+		dst->notes = grow_array(dst->notes, &dst->cap_notes, dst->nnotes + 1,
+					sizeof(*dst->notes));
+		struct report_note *n = &dst->notes[dst->nnotes++];
+		*n = *s;
+		n->file = xstrdup(s->file);
+		n->message = xstrdup(s->message);
+		n->seq = seq0 + s->seq;
+	}
+	dst->seq = seq0 + src->seq;
+	dst->files += src->files;
+	dst->skipped += src->skipped;
+	dst->checked += src->checked;
 }
 
 size_t report_violations(const struct report *r)

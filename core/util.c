@@ -99,6 +99,16 @@ struct arena {
 static __thread struct arena_block *arena_cache;
 static __thread size_t arena_cached;
 
+void arena_thread_exit(void)
+{
+	while (arena_cache) {
+		struct arena_block *b = arena_cache;
+		arena_cache = b->next;
+		free(b);
+	}
+	arena_cached = 0;
+}
+
 struct arena *arena_new(void)
 {
 	return xcalloc(1, sizeof(struct arena));

@@ -128,8 +128,8 @@ struct report_result *eval_vfinding(struct eval *ev, enum policy_rule rule,
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	struct arena *a = ev->rep->strings;
 	x->message = arena_strndup(a, msg, n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
-	x->container = container ? arena_strndup(a, container, strlen(container)) : NULL;
-	x->field = field ? arena_strndup(a, field, strlen(field)) : NULL;
+	x->container = report_strdup(ev->rep, container);
+	x->field = report_strdup(ev->rep, field);
 	return x;
 }
 
@@ -354,11 +354,19 @@ size_t policy_check_buffer(const struct policy_config *cfg, const char *file,
 	return errors;
 }
 
+/* One buffer for every file a thread reads: the pages stay ours from file to
+ * file. */
+static __thread struct sbuf buf;
+
+void policy_thread_exit(void)
+{
+	sbuf_release(&buf);
+	arena_thread_exit();
+}
+
 size_t policy_check_file(const struct policy_config *cfg, const char *path,
 			 struct report *rep)
 {
-	/* One buffer for every file: the pages stay ours from file to file. */
-	static __thread struct sbuf buf;
 	_cleanup_free_ char *display = path_display(path);
 	struct moat_error err = { 0 };
 	rep->files++;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 static const char check_usage[] =
@@ -23,6 +24,7 @@ static const char check_usage[] =
 	"  -e, --exceptions FILE   waive checks for named objects, with reason and expiry\n"
 	"  -o, --output FILE       write the report to FILE instead of standard output\n"
 	"  -q, --quiet             text format: print only the findings, no summary\n"
+	"  -j, --jobs N            check N files at a time (default: one per CPU)\n"
 	"  -h, --help              show this help\n"
 	"\n"
 	"Exit status: 0 no violation, 1 violations found, 2 invalid input or usage\n"
@@ -46,29 +48,124 @@ static const char policy_usage[] =
 	"\n"
 	"Run 'moat policy check --help' for its options.\n";
 
-struct walk_ctx {
-	const struct policy_config *cfg;
-	struct report *rep;
-	struct progress progress;
-	dev_t out_dev; /* the -o file, when it exists: a report is not input */
-	ino_t out_ino;
+/* The inputs, listed before any is read: files are checked in parallel and
+ * their reports joined in this order, so output does not depend on timing. */
+struct input {
+	char *path;
+	char *walk_error; /* set when walking could not reach it */
+	uint32_t line, col; /* where in the input walk_error points */
+	struct report rep;
+	bool done;
 };
 
-static int check_one(const char *path, const struct moat_error *err, void *ctx)
+#define MOAT_MAX_JOBS 64
+
+struct run {
+	const struct policy_config *cfg;
+	const char *command;
+	bool keep_all_objects;
+	struct input *in;
+	size_t n, cap, next;
+	dev_t out_dev; /* the -o file, when it exists: a report is not input */
+	ino_t out_ino;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+static int list_one(const char *path, const struct moat_error *err, void *ctx)
 {
-	struct walk_ctx *w = ctx;
-	if (err) {
-		_cleanup_free_ char *d = path_display(path);
-		report_note(w->rep, REPORT_ERROR, "invalid-input", d, 1, 1, "%s", err->msg);
-		return 0;
-	}
+	struct run *run = ctx;
 	struct stat st;
-	if (w->out_ino && strcmp(path, "-") != 0 && stat(path, &st) == 0 &&
-	    st.st_dev == w->out_dev && st.st_ino == w->out_ino)
+	if (!err && run->out_ino && strcmp(path, "-") != 0 && stat(path, &st) == 0 &&
+	    st.st_dev == run->out_dev && st.st_ino == run->out_ino)
 		return 0;
-	policy_check_file(w->cfg, path, w->rep);
-	progress_step(&w->progress);
+	run->in = grow_array(run->in, &run->cap, run->n + 1, sizeof(*run->in));
+	struct input *in = &run->in[run->n++];
+	memset(in, 0, sizeof(*in));
+	in->path = xstrdup(path);
+	in->line = in->col = 1;
+	if (err)
+		in->walk_error = xstrdup(moat_error_where(err, path, &in->line, &in->col));
 	return 0;
+}
+
+static void check_input(struct run *run, struct input *in)
+{
+	report_init(&in->rep, run->command, policy_rules, R_COUNT);
+	in->rep.keep_all_objects = run->keep_all_objects;
+	if (in->walk_error) {
+		_cleanup_free_ char *d = path_display(in->path);
+		report_note(&in->rep, REPORT_ERROR, "invalid-input", d, in->line, in->col, "%s",
+			    in->walk_error);
+	} else {
+		policy_check_file(run->cfg, in->path, &in->rep);
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct run *run = arg;
+	pthread_mutex_lock(&run->lock);
+	while (run->next < run->n) {
+		struct input *in = &run->in[run->next++];
+		pthread_mutex_unlock(&run->lock);
+		check_input(run, in);
+		pthread_mutex_lock(&run->lock);
+		in->done = true;
+		pthread_cond_broadcast(&run->cond);
+	}
+	pthread_mutex_unlock(&run->lock);
+	policy_thread_exit();
+	return NULL;
+}
+
+/* Checks every input with up to jobs threads and joins the reports, in input
+ * order, into rep as each is done. */
+static void check_all(struct run *run, unsigned jobs, struct report *rep)
+{
+	struct progress progress;
+	progress_start(&progress, "checked files:", run->n);
+	pthread_t tids[MOAT_MAX_JOBS];
+	unsigned started = 0;
+	if (jobs > run->n)
+		jobs = (unsigned)run->n;
+	pthread_mutex_init(&run->lock, NULL);
+	pthread_cond_init(&run->cond, NULL);
+	for (; jobs > 1 && started < jobs; started++)
+		if (pthread_create(&tids[started], NULL, worker, run) != 0)
+			break; /* fewer threads, same result */
+	for (size_t i = 0; i < run->n; i++) {
+		struct input *in = &run->in[i];
+		pthread_mutex_lock(&run->lock);
+		if (!started && run->next == i) {
+			/* No worker: this thread does the work. */
+			run->next++;
+			pthread_mutex_unlock(&run->lock);
+			check_input(run, in);
+			pthread_mutex_lock(&run->lock);
+			in->done = true;
+		}
+		while (!in->done)
+			pthread_cond_wait(&run->cond, &run->lock);
+		pthread_mutex_unlock(&run->lock);
+		report_merge(rep, &in->rep);
+		report_release(&in->rep);
+		progress_step(&progress);
+	}
+	for (unsigned t = 0; t < started; t++)
+		pthread_join(tids[t], NULL);
+	pthread_cond_destroy(&run->cond);
+	pthread_mutex_destroy(&run->lock);
+	progress_end(&progress);
+}
+
+static void run_free(struct run *run)
+{
+	for (size_t i = 0; i < run->n; i++) {
+		free(run->in[i].path);
+		free(run->in[i].walk_error);
+	}
+	free(run->in);
 }
 
 static int usage_error(const char *fmt, ...) PRINTF(1, 2);
@@ -93,6 +190,7 @@ static int cmd_check(int argc, char **argv)
 		{ "exceptions", required_argument, NULL, 'e' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -101,10 +199,13 @@ static int cmd_check(int argc, char **argv)
 	const char *version = "latest", *exceptions_path = NULL, *output = NULL;
 	int format = REPORT_TEXT, c;
 	bool quiet = false;
+	/* Files are checked in parallel, one thread per online CPU by default. */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned jobs = ncpu < 1 ? 1 : ncpu > MOAT_MAX_JOBS ? MOAT_MAX_JOBS : (unsigned)ncpu;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "l:V:f:e:o:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:V:f:e:o:qj:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': {
 			int l = pss_level_parse(optarg);
@@ -138,6 +239,17 @@ static int cmd_check(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case 'j': {
+			char *end;
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || n < 1 || n > MOAT_MAX_JOBS ||
+			    optarg[0] == '-')
+				return usage_error("bad --jobs '%s' (expected 1 to %d)", optarg,
+						   MOAT_MAX_JOBS);
+			jobs = (unsigned)n;
+			break;
+		}
 		case 'h':
 			print_check_usage(stdout);
 			return MOAT_EXIT_OK;
@@ -184,7 +296,7 @@ static int cmd_check(int argc, char **argv)
 	 * leaves no half-written report. */
 	FILE *out = stdout;
 	_cleanup_free_ char *tmp = NULL;
-	struct walk_ctx w = { .cfg = &cfg };
+	struct run run = { .cfg = &cfg, .command = "policy check" };
 	struct stat ost;
 	bool out_exists = output && lstat(output, &ost) == 0;
 	if (output && out_exists && !S_ISREG(ost.st_mode)) {
@@ -199,8 +311,8 @@ static int cmd_check(int argc, char **argv)
 		output = NULL; /* nothing to rename; stdout rules apply from here */
 	} else if (output) {
 		if (out_exists) {
-			w.out_dev = ost.st_dev;
-			w.out_ino = ost.st_ino;
+			run.out_dev = ost.st_dev;
+			run.out_ino = ost.st_ino;
 		}
 		const char *slash = strrchr(output, '/');
 		tmp = slash ? xasprintf("%.*s/.%s.XXXXXX", (int)(slash - output), output, slash + 1)
@@ -219,7 +331,7 @@ static int cmd_check(int argc, char **argv)
 	}
 
 	struct report rep;
-	report_init(&rep, "policy check", policy_rules, R_COUNT);
+	report_init(&rep, run.command, policy_rules, R_COUNT);
 	rep.quiet = quiet;
 	rep.keep_all_objects = format == REPORT_JUNIT;
 	report_param(&rep, "level", pss_level_name(cfg.level));
@@ -231,18 +343,14 @@ static int cmd_check(int argc, char **argv)
 	policy_exceptions_report_expired(ex, &rep);
 
 	static const char *const suffixes[] = { ".yaml", ".yml", ".json", NULL };
-	w.rep = &rep;
-	progress_start(&w.progress, "checked files:", 0);
 	for (int i = optind; i < argc; i++) {
 		err = (struct moat_error){ 0 };
-		if (walk_files(argv[i], suffixes, check_one, &w, &err) < 0) {
-			_cleanup_free_ char *d = path_display(argv[i]);
-			uint32_t line, col;
-			const char *msg = moat_error_where(&err, argv[i], &line, &col);
-			report_note(&rep, REPORT_ERROR, "invalid-input", d, line, col, "%s", msg);
-		}
+		if (walk_files(argv[i], suffixes, list_one, &run, &err) < 0)
+			list_one(argv[i], &err, &run);
 	}
-	progress_end(&w.progress);
+	run.keep_all_objects = rep.keep_all_objects;
+	check_all(&run, jobs, &rep);
+	run_free(&run);
 	policy_exceptions_apply(ex, &rep);
 
 	int rc = MOAT_EXIT_OK;

@@ -267,8 +267,8 @@ void policy_exceptions_apply(const struct policy_exceptions *ex, struct report *
 			    !matches(e->name, o->name) || !matches(e->kind, o->kind) ||
 			    !matches(e->file, o->file))
 				continue;
-			x->exempt_reason = arena_strndup(rep->strings, e->reason, strlen(e->reason));
-			x->exempt_where = arena_strndup(rep->strings, e->where, strlen(e->where));
+			x->exempt_reason = report_strdup(rep, e->reason);
+			x->exempt_where = report_strdup(rep, e->where);
 			break;
 		}
 	}

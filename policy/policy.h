@@ -79,6 +79,8 @@ size_t policy_check_buffer(const struct policy_config *cfg, const char *file,
 /* Reads path (or "-") and checks it; an unreadable file is an input error. */
 size_t policy_check_file(const struct policy_config *cfg, const char *path,
 			 struct report *rep);
+/* Frees what policy_check_file keeps per thread; a worker calls it last. */
+void policy_thread_exit(void);
 /* Checks one parsed object: a workload, a Pod, a Service or a List of them. */
 size_t policy_check_object(const struct policy_config *cfg, const char *file,
 			   const struct ynode *obj, struct report *rep);

@@ -599,3 +599,30 @@ load helper
 	[ -L link.txt ]
 	assert_equal "$(tail -n 1 real.txt)" "moat policy check: 1 file, 1 object checked: 0 violations"
 }
+
+@test "--jobs: files checked in parallel give byte-identical output in every format" {
+	mkdir -p tree/a tree/b
+	for i in $(seq 1 40); do
+		cp "$MOAT_TOP/examples/leaky-pod.yaml" "tree/a/p$i.yaml"
+		cp "$MOAT_TOP/examples/pod.yaml" "tree/b/q$i.yaml"
+	done
+	printf 'kind: Pod\nspec: [\n' >tree/a/broken.yaml
+	for fmt in text json sarif junit; do
+		run -2 "$MOAT" policy check --jobs 1 --format "$fmt" tree missing.yaml
+		one=$output
+		run -2 "$MOAT" policy check --jobs 4 --format "$fmt" tree missing.yaml
+		[ "$output" = "$one" ] || fail "--jobs 4 differs from --jobs 1 in $fmt"
+	done
+	run -2 "$MOAT" policy check --jobs 3 tree missing.yaml
+	assert_line --partial "tree/a/broken.yaml:3:1: error:"
+	assert_line --partial "missing.yaml:1:1: error:"
+	assert_line --regexp '^moat policy check: 81 files'
+}
+
+@test "--jobs takes 1 to 64, and refuses anything else with exit 2" {
+	for bad in 0 65 -1 x 2x ""; do
+		run -2 "$MOAT" policy check --jobs "$bad" "$MOAT_TOP/examples/pod.yaml"
+		assert_output --partial "bad --jobs"
+	done
+	run -0 "$MOAT" policy check -j 1 "$MOAT_TOP/examples/pod.yaml"
+}
