@@ -108,6 +108,10 @@ void sbuf_reset(struct sbuf *b);
 char *sbuf_steal(struct sbuf *b);
 void sbuf_release(struct sbuf *b);
 
+/* "YYYY-MM-DD" -> days since the epoch (UTC); -1 if not a real date. */
+long date_parse_days(const char *s);
+long today_days(void);
+
 /* ---- errors -------------------------------------------------------------- */
 
 /*

@@ -2,11 +2,14 @@
 /* The moat dispatcher: `moat <command> ...` hands off to a component's cmd.c. */
 #include "core.h"
 
+#include "../bench/bench.h"
 #include "../policy/policy.h"
 
 static const struct moat_command commands[] = {
 	{ "policy", "check Kubernetes manifests against the Pod Security Standards "
 		    "and the share-nothing rules", policy_cmd },
+	{ "bench", "audit a node or a node image against the CIS Kubernetes Benchmark",
+	  bench_cmd },
 };
 
 static void usage(FILE *out)

@@ -413,3 +413,28 @@ void progress_end(struct progress *p)
 	if (p->tty && p->done)
 		fprintf(stderr, "\r\033[K");
 }
+
+long date_parse_days(const char *s)
+{
+	int y, m, d;
+	char tail;
+	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 ||
+	    s[4] != '-' || s[7] != '-')
+		return -1;
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap))
+		return -1;
+	/* Days from civil date (Howard Hinnant's algorithm). */
+	y -= m <= 2;
+	long era = y / 400;
+	long yoe = y - era * 400;
+	long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+long today_days(void)
+{
+	return (long)(time(NULL) / 86400);
+}

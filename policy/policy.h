@@ -101,9 +101,6 @@ void policy_exceptions_report_expired(const struct policy_exceptions *ex,
 				      struct report *rep);
 /* Marks the results covered by an unexpired exception as exempted. */
 void policy_exceptions_apply(const struct policy_exceptions *ex, struct report *rep);
-/* "YYYY-MM-DD" -> days since the epoch; -1 if not a real date. */
-long date_parse_days(const char *s);
-long today_days(void);
 
 /* The `moat policy` subcommand. */
 int policy_cmd(int argc, char **argv);
