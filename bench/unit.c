@@ -402,7 +402,8 @@ int bench_unit_load(struct bench_node *n, struct bench_proc *p, const char *unit
 		}
 		bench_strv_free(names, nnames);
 	}
-	qsort(dropins, ndropins, sizeof(*dropins), cmp_unit_file);
+	if (ndropins)
+		qsort(dropins, ndropins, sizeof(*dropins), cmp_unit_file);
 	if (fragment) {
 		bench_proc_add_file(p, fragment);
 		unit_read(&u, fragment);
