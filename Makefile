@@ -50,11 +50,15 @@ MOAT_LDFLAGS := $(LINK) -pthread -Wl,-z,relro,-z,now,-z,noexecstack -Wl,--as-nee
 
 COMPONENTS := core policy bench
 LIB_SRCS := $(filter-out core/main.c,$(foreach c,$(COMPONENTS),$(wildcard $(c)/*.c)))
-# bench's controls are data, built into the binary: moat audits a node with
-# nothing else installed.  --checks-dir adds to them at run time.
+# bench's controls are data, turned into C at build time by bench/gen-defs
+# (which runs the same loader moat does, so a bad control fails the build):
+# moat starts with them in memory.  --checks-dir adds to them at run time.
 BENCH_DATA := bench/components.yaml $(sort $(wildcard bench/*/*.yaml))
-BENCH_DATA_S := build/gen/bench_data.S
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/bench_data.o
+BENCH_GEN_SRCS := bench/gen-defs.c bench/defs.c $(filter-out core/main.c,$(wildcard core/*.c))
+BENCH_BUILTIN := build/gen/bench_builtin.c
+LIB_SRCS := $(filter-out bench/gen-defs.c,$(LIB_SRCS))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/bench_builtin.o
+
 HDRS := $(foreach c,$(COMPONENTS),$(wildcard $(c)/*.h))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -69,20 +73,22 @@ $(BUILD)/obj/%.o: %.c $(HDRS)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(MOAT_CFLAGS) -c -o $@ $<
 
-$(BENCH_DATA_S): $(BENCH_DATA) Makefile
+build/gen/gen-defs: $(BENCH_GEN_SRCS) $(HDRS) build/gen/empty.c
 	@mkdir -p $(@D)
-	@$(if $(Q),echo "  GEN     $@")
-	$(Q){ echo '	.section .data.rel.ro,"aw"'; echo '	.balign 8'; \
-	  echo '	.globl bench_data'; echo 'bench_data:'; i=0; \
-	  for f in $(BENCH_DATA); do echo "	.quad n$$i, d$$i, e$$i"; i=$$((i+1)); done; \
-	  echo '	.quad 0, 0, 0'; echo '	.section .rodata'; i=0; \
-	  for f in $(BENCH_DATA); do echo "n$$i: .asciz \"$$f\""; \
-	    echo "d$$i: .incbin \"$$f\""; echo "e$$i: .byte 0"; i=$$((i+1)); done; \
-	  echo '	.section .note.GNU-stack,"",@progbits'; } >$@
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -I. -O1 -o $@ $(BENCH_GEN_SRCS) build/gen/empty.c $(PKG_CFLAGS) $(PKG_LIBS)
 
-$(BUILD)/obj/gen/bench_data.o: $(BENCH_DATA_S) $(BENCH_DATA)
+build/gen/empty.c:
 	@mkdir -p $(@D)
-	$(Q)$(CC) -c -o $@ $<
+	$(Q)printf '#include "bench/bench.h"\nconst struct bench_defs bench_builtin;\n' >$@
+
+$(BENCH_BUILTIN): build/gen/gen-defs $(BENCH_DATA)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)build/gen/gen-defs $(BENCH_DATA) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/bench_builtin.o: $(BENCH_BUILTIN) $(HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(MOAT_CFLAGS) -Wno-missing-field-initializers -c -o $@ $<
 
 $(BUILD)/libmoat.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
@@ -104,10 +110,10 @@ $(BUILD)/perf/%: tests/perf/%.c
 # libFuzzer harnesses: clang, with the library rebuilt under its instrumentation.
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DMOAT_VERSION='"$(VERSION)"' -I. -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS) $(BENCH_DATA_S)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS) $(BENCH_BUILTIN)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(BENCH_DATA_S) $(PKG_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(BENCH_BUILTIN) $(PKG_LIBS)
 
 fuzz: $(FUZZ_BINS)
 

@@ -85,6 +85,7 @@ struct bench_target {
 
 struct bench_defs {
 	struct arena *arena;
+	bool borrowed; /* the arrays are the built-in ones, not yet copied */
 	struct bench_check *checks;
 	size_t nchecks, cap_checks;
 	struct bench_component *components;
@@ -126,6 +127,8 @@ struct bench_node {
 	size_t nprocs;
 	char *k8s_version;        /* "1.33.2", or NULL */
 	char *version_source;     /* how it was found */
+	char *passwd, *group;     /* the root's own, read once for owner names */
+	bool ids_read;
 	char **notes;             /* what reading the node ran into */
 	size_t nnotes, cap_notes;
 };

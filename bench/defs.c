@@ -9,12 +9,10 @@
 
 #include <errno.h>
 
-/* Built by the Makefile from bench/components.yaml and bench/<benchmark>/. */
-struct bench_blob {
-	const char *name;
-	const char *start, *end;
-};
-extern const struct bench_blob bench_data[];
+/* The controls moat carries, turned into C at build time by bench/gen-defs
+ * from bench/components.yaml and bench/<benchmark>/ *.yaml.  The generator
+ * links without them and defines its own, empty. */
+extern const struct bench_defs bench_builtin;
 
 struct loader {
 	struct bench_defs *d;
@@ -450,11 +448,34 @@ static int parse_components(struct loader *l, const struct ynode *root)
 	return 0;
 }
 
+/* Copies borrowed built-in arrays before anything changes them; their
+ * strings stay in read-only memory. */
+static void own_arrays(struct bench_defs *d)
+{
+	if (!d->borrowed)
+		return;
+#define COPY(field, n, cap)                                                        \
+	do {                                                                       \
+		void *copy = xcalloc(d->n ? d->n : 1, sizeof(*d->field));          \
+		if (d->n)                                                          \
+			memcpy(copy, d->field, d->n * sizeof(*d->field));          \
+		d->field = copy;                                                   \
+		d->cap = d->n;                                                     \
+	} while (0)
+	COPY(checks, nchecks, cap_checks);
+	COPY(components, ncomponents, cap_components);
+	COPY(paths, npaths, cap_paths);
+	COPY(targets, ntargets, cap_targets);
+#undef COPY
+	d->borrowed = false;
+}
+
 int bench_defs_load_buffer(struct bench_defs *d, const char *name, const char *buf,
 			   size_t len, struct moat_error *err)
 {
 	if (!d->arena)
 		d->arena = arena_new();
+	own_arrays(d);
 	struct yfile *yf = NULL;
 	if (yaml_parse(name, buf, len, &yf, err) < 0) {
 		yfile_free(yf);
@@ -502,17 +523,18 @@ int bench_defs_load(struct bench_defs *d, const char *checks_dir, struct moat_er
 {
 	memset(d, 0, sizeof(*d));
 	d->arena = arena_new();
-	/* Components first: checks are validated against their settings. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (const struct bench_blob *b = bench_data; b->name; b++) {
-			bool comp = strstr(b->name, "components") != NULL;
-			if (comp != (pass == 0))
-				continue;
-			if (bench_defs_load_buffer(d, b->name, b->start, (size_t)(b->end - b->start),
-						   err) < 0)
-				return -1;
-		}
-	}
+	/* The built-in arrays themselves: they are copied only if --checks-dir
+	 * replaces or adds something (see own_arrays). */
+	const struct bench_defs *b = &bench_builtin;
+	d->checks = b->checks;
+	d->nchecks = b->nchecks;
+	d->components = b->components;
+	d->ncomponents = b->ncomponents;
+	d->paths = b->paths;
+	d->npaths = b->npaths;
+	d->targets = b->targets;
+	d->ntargets = b->ntargets;
+	d->borrowed = true;
 	if (checks_dir) {
 		static const char *const suffixes[] = { ".yaml", ".yml", NULL };
 		void *args[] = { d, err };
@@ -544,10 +566,12 @@ void bench_defs_free(struct bench_defs *d)
 	if (!d)
 		return;
 	arena_free(d->arena);
-	free(d->checks);
-	free(d->components);
-	free(d->paths);
-	free(d->targets);
+	if (!d->borrowed) {
+		free(d->checks);
+		free(d->components);
+		free(d->paths);
+		free(d->targets);
+	}
 	memset(d, 0, sizeof(*d));
 }
 

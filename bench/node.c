@@ -681,21 +681,13 @@ static void version_from_dpkg(struct bench_node *n)
 
 /* ---- owners ----------------------------------------------------------------- */
 
-static bool lookup_name(const struct bench_node *n, const char *db, unsigned long id, char *out,
-			size_t size)
+static bool lookup_name(const char *db, unsigned long id, char *out, size_t size)
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
-	struct moat_error err;
-	if (bench_root_read(n, db, 8u << 20, &buf, &len, &err) < 0)
-		return false;
-	for (char *line = buf; line && *line;) {
-		char *next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		char *c1 = strchr(line, ':');
-		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (c2) {
+	for (const char *line = db; line && *line;) {
+		const char *next = strchr(line, '\n');
+		const char *c1 = memchr(line, ':', next ? (size_t)(next - line) : strlen(line));
+		const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (c2 && (!next || c2 < next)) {
 			char *end;
 			unsigned long v = strtoul(c2 + 1, &end, 10);
 			if (end != c2 + 1 && *end == ':' && v == id) {
@@ -703,17 +695,28 @@ static bool lookup_name(const struct bench_node *n, const char *db, unsigned lon
 				return true;
 			}
 		}
-		line = next;
+		line = next ? next + 1 : NULL;
 	}
 	return false;
 }
 
 void bench_owner_name(const struct bench_node *n, uid_t uid, gid_t gid, char *out, size_t size)
 {
+	/* The root's own user and group names, never the auditing host's. */
+	struct bench_node *m = (struct bench_node *)n;
+	if (!m->ids_read) {
+		size_t len;
+		struct moat_error err;
+		m->ids_read = true;
+		if (bench_root_read(n, "/etc/passwd", 8u << 20, &m->passwd, &len, &err) < 0)
+			m->passwd = NULL;
+		if (bench_root_read(n, "/etc/group", 8u << 20, &m->group, &len, &err) < 0)
+			m->group = NULL;
+	}
 	char u[64], g[64];
-	if (!lookup_name(n, "/etc/passwd", uid, u, sizeof(u)))
+	if (!lookup_name(m->passwd, uid, u, sizeof(u)))
 		snprintf(u, sizeof(u), "%u", (unsigned)uid);
-	if (!lookup_name(n, "/etc/group", gid, g, sizeof(g)))
+	if (!lookup_name(m->group, gid, g, sizeof(g)))
 		snprintf(g, sizeof(g), "%u", (unsigned)gid);
 	snprintf(out, size, "%s:%s", u, g);
 }
@@ -799,6 +802,8 @@ void bench_node_close(struct bench_node *n)
 	free(n->k8s_version);
 	free(n->version_source);
 	free(n->hostname);
+	free(n->passwd);
+	free(n->group);
 	if (n->root_fd >= 0)
 		close(n->root_fd);
 	memset(n, 0, sizeof(*n));
