@@ -8,7 +8,7 @@ VERSION := 0.1.0
 PREFIX ?= /usr/local
 CC ?= cc
 FUZZ_CC ?= clang
-PKGS := yaml-0.1 jansson
+PKGS := yaml-0.1 jansson libseccomp libcap
 
 ifeq ($(V),1)
 Q :=
@@ -48,7 +48,7 @@ LINK := -static-pie
 endif
 MOAT_LDFLAGS := $(LINK) -pthread -Wl,-z,relro,-z,now,-z,noexecstack -Wl,--as-needed $(SAN_LD) $(LDFLAGS)
 
-COMPONENTS := core policy bench
+COMPONENTS := core policy bench enforcer
 LIB_SRCS := $(filter-out core/main.c,$(foreach c,$(COMPONENTS),$(wildcard $(c)/*.c)))
 # bench's controls are data, turned into C at build time by bench/gen-defs
 # (which runs the same loader moat does, so a bad control fails the build):
@@ -62,7 +62,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/bench_builtin.o
 HDRS := $(foreach c,$(COMPONENTS),$(wildcard $(c)/*.h))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-PERF_BINS := $(BUILD)/perf/yaml_events
+PERF_BINS := $(BUILD)/perf/yaml_events $(BUILD)/perf/getpid_loop
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
@@ -119,6 +119,7 @@ fuzz: $(FUZZ_BINS)
 
 # Everything moat and its tests need, from Debian.  Quiet when all is there.
 DEPS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libjansson-dev \
+	libseccomp-dev libcap-dev python3-yaml \
 	bats bats-assert bats-support python3 python3-jsonschema
 deps:
 	@missing=$$(for p in $(DEPS); do \

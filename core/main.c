@@ -3,6 +3,7 @@
 #include "core.h"
 
 #include "../bench/bench.h"
+#include "../enforcer/enforcer.h"
 #include "../policy/policy.h"
 
 static const struct moat_command commands[] = {
@@ -10,6 +11,9 @@ static const struct moat_command commands[] = {
 		    "and the share-nothing rules", policy_cmd },
 	{ "bench", "audit a node or a node image against the CIS Kubernetes Benchmark",
 	  bench_cmd },
+	{ "seccomp", "compile Docker/OCI seccomp profiles, or run a command under one",
+	  seccomp_cmd },
+	{ "caps", "show a process's capabilities, no_new_privs and seccomp mode", caps_cmd },
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * enforcer: confinement of workloads and of moat's own VMM.  This part holds
+ * seccomp (Docker/OCI profiles compiled with libseccomp) and capabilities
+ * (libcap); the eBPF filtering of the host's NIC and cgroups comes with
+ * `moat enforce`.
+ *
+ * Construct -> configure -> apply:
+ *   seccomp_profile_parse()    a Docker/OCI profile, errors with JSON paths
+ *   seccomp_profile_compile()  a libseccomp filter for an arch and cap set
+ *   caps_keep() + seccomp_ctx_load()  in the privilege-drop order: caps,
+ *                              no_new_privs, seccomp last
+ */
+#ifndef MOAT_ENFORCER_H
+#define MOAT_ENFORCER_H
+
+#include "core/core.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ---- seccomp profiles ---------------------------------------------------- */
+
+struct seccomp_profile; /* a parsed profile; opaque */
+
+/* Parses a Docker/OCI profile.  On bad input returns -1 with the JSON path
+ * of the fault ("$.syscalls[3].action: unknown action 'X'") in err.
+ * Warnings (unknown syscall names) go to the log handler at compile time. */
+int seccomp_profile_parse(const char *name, const char *buf, size_t len,
+			  struct seccomp_profile **out, struct moat_error *err);
+int seccomp_profile_load(const char *path, struct seccomp_profile **out, struct moat_error *err);
+void seccomp_profile_free(struct seccomp_profile *p);
+
+/* Capabilities by number, as a bit set (bit n = capability n). */
+typedef uint64_t cap_mask;
+/* "CAP_NET_ADMIN,chown,ALL" -> mask; -1 with the bad name in err. */
+int caps_parse(const char *list, cap_mask *out, struct moat_error *err);
+
+struct seccomp_options {
+	const char *arch;   /* "x86_64", "amd64"...; NULL: the native one */
+	cap_mask caps;      /* for includes/excludes by caps */
+	bool log;           /* log what the filter does not allow */
+	/* Kernel version for minKernel, as major*1000+minor; 0: this one's. */
+	unsigned kernel;
+};
+
+struct seccomp_stats {
+	size_t rules, skipped_names, skipped_entries, enosys_above;
+	int highest_nr;
+};
+
+/* A libseccomp filter context (scmp_filter_ctx) for the profile.  Unknown
+ * syscall names are skipped with a warning; syscalls numbered above every
+ * one the profile names return ENOSYS, so software probing for newer
+ * syscalls falls back instead of failing on EPERM. */
+int seccomp_profile_compile(const struct seccomp_profile *p, const struct seccomp_options *o,
+			    void **ctx, struct seccomp_stats *stats, struct moat_error *err);
+void seccomp_ctx_free(void *ctx);
+/* Writes the filter as BPF (binary) or libseccomp's pseudo-filter text. */
+int seccomp_ctx_export(void *ctx, bool text, int fd, struct moat_error *err);
+/* Loads the filter on the calling thread (needs no_new_privs or CAP_SYS_ADMIN). */
+int seccomp_ctx_load(void *ctx, struct moat_error *err);
+
+/* ---- capabilities -------------------------------------------------------- */
+
+/* Keeps only keep in every set (bounding, permitted, effective,
+ * inheritable, ambient) and sets no_new_privs: after this the process and
+ * what it executes can never regain a capability. */
+int caps_keep(cap_mask keep, struct moat_error *err);
+
+struct proc_caps {
+	cap_mask inheritable, permitted, effective, bounding, ambient;
+	int no_new_privs, seccomp; /* -1 when the kernel does not say */
+};
+int caps_read(pid_t pid, struct proc_caps *out, struct moat_error *err);
+/* "cap_chown,cap_kill" (lower case, as capsh prints), or "none"; caller frees. */
+char *caps_format(cap_mask m);
+int caps_last(void); /* the highest capability this kernel knows */
+
+int seccomp_cmd(int argc, char **argv);
+int caps_cmd(int argc, char **argv);
+
+#endif
