@@ -267,3 +267,99 @@ int caps_cmd(int argc, char **argv)
 	       mode);
 	return MOAT_EXIT_OK;
 }
+
+static const char enforce_usage[] =
+	"Usage: moat enforce check -f POLICY [--format text|json]\n"
+	"\n"
+	"Check a NodePolicy file (docs/node-policy.md) without privileges: its schema,\n"
+	"ports, prefixes, ICMP types and cgroup paths, each error with file:line:col.\n"
+	"\n"
+	"Applying a policy to the host (apply, status, confirm, remove) is not in this\n"
+	"release.\n"
+	"\n"
+	"Exit status: 0 valid, 2 invalid or bad usage, 3 the file could not be read.\n";
+
+int enforce_cmd(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(enforce_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? MOAT_EXIT_INPUT : MOAT_EXIT_OK;
+	}
+	if (strcmp(argv[1], "check") != 0)
+		return usage_error("enforce", "unknown subcommand '%s' (this release has: check)",
+				   argv[1]);
+	static const struct option opts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *file = NULL;
+	bool json = false;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc - 1, argv + 1, "f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			file = optarg;
+			break;
+		case 'F':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+				return usage_error("enforce", "--format %s: expected text or json", optarg);
+			json = strcmp(optarg, "json") == 0;
+			break;
+		case 'h':
+			fputs(enforce_usage, stdout);
+			return MOAT_EXIT_OK;
+		default:
+			return usage_error("enforce", "option '%s' is unknown or needs a value",
+					   argv[optind]);
+		}
+	}
+	if (!file)
+		return usage_error("enforce", "check: name the policy with -f FILE");
+	if (optind < argc - 1)
+		return usage_error("enforce", "unexpected argument '%s'", argv[optind + 1]);
+	struct node_policy *p = NULL;
+	struct moat_error err = { 0 };
+	if (node_policy_load(file, &p, &err) < 0) {
+		if (json) {
+			json_t *o = json_pack("{s:b, s:s}", "valid", 0, "error", err.msg);
+			json_write(stdout, o, true);
+			json_decref(o);
+		} else {
+			fprintf(stderr, "moat enforce: %s\n", err.msg);
+		}
+		return err.errnum == EINVAL || err.errnum == EBADMSG || err.errnum == EMLINK ||
+				       err.errnum == EFBIG || err.errnum == ENOENT
+			       ? MOAT_EXIT_INPUT
+			       : MOAT_EXIT_SYSTEM;
+	}
+	_cleanup_free_ char *display = path_display(file);
+	if (json) {
+		json_t *o = json_pack("{s:b, s:s, s:s, s:i, s:i, s:i}", "valid", 1, "name", p->name,
+				      "interface", p->interface, "ingressRules", (int)p->nrules,
+				      "hostServingCgroups", (int)p->ncgroups, "hostServingAllow",
+				      (int)p->nserve);
+		json_write(stdout, o, true);
+		json_decref(o);
+	} else {
+		printf("%s: NodePolicy %s is valid: ", display, p->name);
+		if (p->has_management)
+			printf("%zu ingress rule%s on %s (default %s)", p->nrules,
+			       p->nrules == 1 ? "" : "s", p->interface,
+			       p->default_allow ? "allow" : "deny");
+		else
+			fputs("no management NIC rules", stdout);
+		if (p->node_ports.lo)
+			printf(", nodePorts %u-%u %s", p->node_ports.lo, p->node_ports.hi,
+			       p->node_ports_deny ? "dropped" : "allowed");
+		if (p->ncgroups)
+			printf(", %zu serving cgroup%s", p->ncgroups, p->ncgroups == 1 ? "" : "s");
+		putchar('\n');
+	}
+	node_policy_free(p);
+	return MOAT_EXIT_OK;
+}

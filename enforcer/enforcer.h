@@ -77,6 +77,59 @@ int caps_read(pid_t pid, struct proc_caps *out, struct moat_error *err);
 char *caps_format(cap_mask m);
 int caps_last(void); /* the highest capability this kernel knows */
 
+/* ---- the node policy (docs/node-policy.md) ------------------------------- */
+
+enum np_protocol { NP_TCP = 6, NP_UDP = 17, NP_SCTP = 132 };
+
+struct np_port_range {
+	uint16_t lo, hi;
+};
+
+struct np_prefix {
+	uint8_t family; /* 4 or 6 */
+	uint8_t len;
+	uint8_t addr[16];
+};
+
+struct np_rule {
+	char name[32];
+	enum np_protocol protocol;
+	struct np_port_range *ports;
+	size_t nports;
+	struct np_prefix *from; /* NULL: from anywhere */
+	size_t nfrom;
+};
+
+struct np_serve {
+	enum np_protocol protocol;
+	struct np_port_range *ports;
+	size_t nports;
+};
+
+struct node_policy {
+	char name[64];
+	bool has_management;
+	char interface[16];
+	struct np_rule *rules;
+	size_t nrules;
+	unsigned icmp; /* bit per name in the order docs/node-policy.md lists */
+	bool default_allow;
+	struct np_port_range node_ports; /* 0-0: none */
+	bool node_ports_deny;
+	char **cgroups;
+	size_t ncgroups;
+	struct np_serve *serve;
+	size_t nserve;
+};
+
+/* Reads and checks a NodePolicy; -1 with "file:line:col: field: ..." in err.
+ * Needs no privileges. */
+int node_policy_parse(const char *name, const char *buf, size_t len, struct node_policy **out,
+		      struct moat_error *err);
+int node_policy_load(const char *path, struct node_policy **out, struct moat_error *err);
+void node_policy_free(struct node_policy *p);
+
+int enforce_cmd(int argc, char **argv);
 int seccomp_cmd(int argc, char **argv);
 int caps_cmd(int argc, char **argv);
 
