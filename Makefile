@@ -8,7 +8,7 @@ VERSION := 0.1.0
 PREFIX ?= /usr/local
 CC ?= cc
 FUZZ_CC ?= clang
-PKGS := yaml-0.1 jansson libseccomp libcap
+PKGS := yaml-0.1 jansson libseccomp libcap libbpf
 
 ifeq ($(V),1)
 Q :=
@@ -34,9 +34,9 @@ WARN += -Werror
 endif
 HARDEN := -fstack-protector-strong -fstack-clash-protection -fcf-protection -fPIE
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml -ljansson) -lm
+PKG_LIBS := $(shell pkg-config --static --libs $(PKGS) 2>/dev/null || echo -lyaml -ljansson) -lm
 
-MOAT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DMOAT_VERSION='"$(VERSION)"' -I. \
+MOAT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DMOAT_VERSION='"$(VERSION)"' -I. -Ibuild/gen \
 	$(OPT) $(WARN) $(HARDEN) $(PKG_CFLAGS) $(CFLAGS)
 # Linked static-pie (still position-independent, so ASLR and full RELRO hold):
 # moat starts in a third less time, which is most of what a bench run costs.
@@ -56,7 +56,7 @@ LIB_SRCS := $(filter-out core/main.c,$(foreach c,$(COMPONENTS),$(wildcard $(c)/*
 BENCH_DATA := bench/components.yaml $(sort $(wildcard bench/*/*.yaml))
 BENCH_GEN_SRCS := bench/gen-defs.c bench/defs.c $(filter-out core/main.c,$(wildcard core/*.c))
 BENCH_BUILTIN := build/gen/bench_builtin.c
-LIB_SRCS := $(filter-out bench/gen-defs.c,$(LIB_SRCS))
+LIB_SRCS := $(filter-out bench/gen-defs.c %.bpf.c,$(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/bench_builtin.o
 
 HDRS := $(foreach c,$(COMPONENTS),$(wildcard $(c)/*.h))
@@ -90,6 +90,21 @@ $(BUILD)/obj/gen/bench_builtin.o: $(BENCH_BUILTIN) $(HDRS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(MOAT_CFLAGS) -Wno-missing-field-initializers -c -o $@ $<
 
+# The XDP filter: compiled for the BPF target against the kernel's UAPI
+# headers, then wrapped by bpftool into a skeleton header that carries the
+# object, so moat loads it with nothing installed beside it.
+build/gen/filter.bpf.o: enforcer/filter.bpf.c enforcer/filter.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  BPF     $@")
+	$(Q)clang -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell gcc -dumpmachine) \
+		-Ienforcer -c -o $@ $<
+
+build/gen/filter.skel.h: build/gen/filter.bpf.o
+	@$(if $(Q),echo "  SKEL    $@")
+	$(Q)bpftool gen skeleton $< name filter_skel >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/enforcer/filter.o: build/gen/filter.skel.h
+
 $(BUILD)/libmoat.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -108,9 +123,9 @@ $(BUILD)/perf/%: tests/perf/%.c
 	$(Q)$(CC) $(MOAT_CFLAGS) -o $@ $< $(MOAT_LDFLAGS) $(PKG_LIBS)
 
 # libFuzzer harnesses: clang, with the library rebuilt under its instrumentation.
-FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DMOAT_VERSION='"$(VERSION)"' -I. -g -O1 \
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DMOAT_VERSION='"$(VERSION)"' -I. -Ibuild/gen -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS) $(BENCH_BUILTIN)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS) $(BENCH_BUILTIN) build/gen/filter.skel.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(BENCH_BUILTIN) $(PKG_LIBS)
@@ -119,7 +134,7 @@ fuzz: $(FUZZ_BINS)
 
 # Everything moat and its tests need, from Debian.  Quiet when all is there.
 DEPS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libjansson-dev \
-	libseccomp-dev libcap-dev python3-yaml \
+	libseccomp-dev libcap-dev libbpf-dev bpftool python3-yaml \
 	bats bats-assert bats-support python3 python3-jsonschema
 deps:
 	@missing=$$(for p in $(DEPS); do \

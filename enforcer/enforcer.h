@@ -129,6 +129,25 @@ int node_policy_parse(const char *name, const char *buf, size_t len, struct node
 int node_policy_load(const char *path, struct node_policy **out, struct moat_error *err);
 void node_policy_free(struct node_policy *p);
 
+/* ---- the management-NIC filter (XDP) -------------------------------------- */
+
+struct filter;
+/* Loads the XDP program and its maps; needs CAP_BPF (root). */
+int filter_open(struct filter **out, struct moat_error *err);
+void filter_close(struct filter *f);
+/* Fills the maps from the policy's management rules.  audit: count would-be
+ * drops and drop nothing. */
+int filter_configure(struct filter *f, const struct node_policy *p, bool audit,
+		     struct moat_error *err);
+/* Runs one packet (repeat times) through the program, attached to nothing:
+ * *verdict is XDP_PASS or XDP_DROP; *duration_ns the mean per run. */
+int filter_test_packet(struct filter *f, const void *pkt, size_t len, unsigned repeat,
+		       int *verdict, unsigned *duration_ns, struct moat_error *err);
+int filter_rule_counter(struct filter *f, unsigned rule, uint64_t *packets, uint64_t *bytes,
+			struct moat_error *err);
+int filter_drop_counter(struct filter *f, unsigned reason, uint64_t *packets,
+			struct moat_error *err);
+
 int enforce_cmd(int argc, char **argv);
 int seccomp_cmd(int argc, char **argv);
 int caps_cmd(int argc, char **argv);

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Structures shared by filter.bpf.c (the kernel side) and its loader. */
+#ifndef MOAT_FILTER_H
+#define MOAT_FILTER_H
+
+#include <linux/types.h>
+
+#define FILTER_MAX_RULES 4096
+#define FILTER_MAX_PORTS 65536
+
+/* Allow rules by protocol and destination port: one hash lookup a packet,
+ * however many rules there are. */
+struct filter_port_key {
+	__u8 protocol;
+	__u8 pad;
+	__u16 port; /* host order */
+};
+
+struct filter_port_val {
+	__u32 rule;      /* index into the counters */
+	__u32 any_source; /* no "from": every source may */
+};
+
+/* Source prefixes per rule, in LPM tries: the rule id leads the key so one
+ * trie holds every rule's prefixes. */
+struct filter_src4_key {
+	__u32 prefixlen; /* 32 (the rule) + the prefix length */
+	__u32 rule;      /* big-endian, so it is matched whole */
+	__u8 addr[4];
+};
+
+struct filter_src6_key {
+	__u32 prefixlen;
+	__u32 rule;
+	__u8 addr[16];
+};
+
+struct filter_counter {
+	__u64 packets, bytes;
+};
+
+/* Why a packet was dropped (or, in audit mode, would have been). */
+enum filter_reason {
+	REASON_NO_RULE,    /* no rule allows the protocol and port */
+	REASON_SOURCE,     /* a rule matched, but not from this source */
+	REASON_ICMP,       /* an ICMP type not listed */
+	REASON_FRAGMENT,   /* a fragment: its ports cannot be checked */
+	REASON_MALFORMED,  /* truncated or inconsistent headers */
+	REASON_PROTOCOL,   /* an IP protocol no rule can name */
+	REASON_COUNT,
+};
+
+struct filter_config {
+	__u32 default_allow;
+	__u32 audit;     /* count would-be drops, drop nothing */
+	__u32 icmp_mask; /* bit per ICMP type name, as node_policy.icmp */
+};
+
+#endif
