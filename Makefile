@@ -62,7 +62,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/bench_builtin.o
 HDRS := $(foreach c,$(COMPONENTS),$(wildcard $(c)/*.h))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-PERF_BINS := $(BUILD)/perf/yaml_events $(BUILD)/perf/getpid_loop
+PERF_BINS := $(BUILD)/perf/yaml_events $(BUILD)/perf/getpid_loop $(BUILD)/perf/xdp_rules
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
@@ -118,9 +118,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libmoat.a
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(MOAT_CFLAGS) -o $@ $< $(BUILD)/libmoat.a $(MOAT_LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/perf/%: tests/perf/%.c
+$(BUILD)/perf/%: tests/perf/%.c $(BUILD)/libmoat.a
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(MOAT_CFLAGS) -o $@ $< $(MOAT_LDFLAGS) $(PKG_LIBS)
+	$(Q)$(CC) $(MOAT_CFLAGS) -o $@ $< $(BUILD)/libmoat.a $(MOAT_LDFLAGS) $(PKG_LIBS)
 
 # libFuzzer harnesses: clang, with the library rebuilt under its instrumentation.
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DMOAT_VERSION='"$(VERSION)"' -I. -Ibuild/gen -g -O1 \

@@ -42,6 +42,13 @@ struct {
 } src6 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct filter_srch_key);
+	__type(value, __u8);
+} srch SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FILTER_MAX_RULES);
 	__type(key, __u32);
@@ -112,6 +119,46 @@ static __always_inline int icmp_allowed(__u32 mask, __u32 name)
 	return (mask >> name) & 1;
 }
 
+/* The network-order mask of bits [word*32, word*32+32) of a len-bit prefix. */
+static __always_inline __u32 word_mask(__u32 len, int word)
+{
+	int bits = (int)len - word * 32;
+	if (bits >= 32)
+		return 0xffffffff;
+	if (bits <= 0)
+		return 0;
+	return bpf_htonl(0xffffffffu << (32 - bits));
+}
+
+/* Is saddr in one of rule's prefixes?  One hash lookup per prefix length
+ * the policy uses: a subprogram, so the verifier walks it once. */
+static __noinline int source_hashed(__u32 rule, int v6, const __u32 *saddr)
+{
+	__u32 zero = 0;
+	struct filter_config *cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg)
+		return 0;
+	__u32 n = v6 ? cfg->nlens6 : cfg->nlens4;
+	/* A bounded loop: the verifier walks it (Linux 5.3 and later). */
+	for (int i = 0; i < FILTER_MAX_LENS; i++) {
+		if ((__u32)i >= n)
+			break;
+		__u32 len = v6 ? cfg->lens6[i & (FILTER_MAX_LENS - 1)]
+			       : cfg->lens4[i & (FILTER_MAX_LENS - 1)];
+		struct filter_srch_key k = { .rule = rule, .len = (__u8)len, .family = v6 ? 6 : 4 };
+		__u32 w[4] = { saddr[0] & word_mask(len, 0), 0, 0, 0 };
+		if (v6) {
+			w[1] = saddr[1] & word_mask(len, 1);
+			w[2] = saddr[2] & word_mask(len, 2);
+			w[3] = saddr[3] & word_mask(len, 3);
+		}
+		__builtin_memcpy(k.addr, w, 16);
+		if (bpf_map_lookup_elem(&srch, &k))
+			return 1;
+	}
+	return 0;
+}
+
 /* A TCP, UDP or SCTP packet to port: allowed by a rule, from this source? */
 static __always_inline int check_port(struct xdp_md *ctx, __u8 proto, __u16 port, int v6,
 				      const void *saddr)
@@ -121,19 +168,27 @@ static __always_inline int check_port(struct xdp_md *ctx, __u8 proto, __u16 port
 	if (!v)
 		return drop(ctx, REASON_NO_RULE);
 	if (!v->any_source) {
-		__u8 *hit;
-		if (v6) {
+		__u32 zero = 0;
+		struct filter_config *cfg = bpf_map_lookup_elem(&config, &zero);
+		int ok;
+		if (cfg && !cfg->use_lpm) {
+			__u32 a[4] = { 0 };
+			__builtin_memcpy(a, saddr, 4);
+			if (v6)
+				__builtin_memcpy(a, saddr, 16);
+			ok = source_hashed(v->rule, v6, a);
+		} else if (v6) {
 			struct filter_src6_key sk = { .prefixlen = 32 + 128,
 						      .rule = bpf_htonl(v->rule) };
 			__builtin_memcpy(sk.addr, saddr, 16);
-			hit = bpf_map_lookup_elem(&src6, &sk);
+			ok = bpf_map_lookup_elem(&src6, &sk) != NULL;
 		} else {
 			struct filter_src4_key sk = { .prefixlen = 32 + 32,
 						      .rule = bpf_htonl(v->rule) };
 			__builtin_memcpy(sk.addr, saddr, 4);
-			hit = bpf_map_lookup_elem(&src4, &sk);
+			ok = bpf_map_lookup_elem(&src4, &sk) != NULL;
 		}
-		if (!hit)
+		if (!ok)
 			return drop(ctx, REASON_SOURCE);
 	}
 	count(&rule_counters, v->rule, ctx->data_end - ctx->data);

@@ -65,6 +65,28 @@ int filter_configure(struct filter *f, const struct node_policy *p, bool audit,
 				      FILTER_MAX_RULES);
 	struct filter_config cfg = { .default_allow = p->default_allow, .audit = audit,
 				     .icmp_mask = p->icmp };
+	/* The distinct prefix lengths, longest first: the program tries each
+	 * once.  Past FILTER_MAX_LENS per family, the LPM tries take over. */
+	for (size_t i = 0; i < p->nrules; i++) {
+		for (size_t k = 0; k < p->rules[i].nfrom; k++) {
+			const struct np_prefix *pf = &p->rules[i].from[k];
+			__u8 *lens = pf->family == 4 ? cfg.lens4 : cfg.lens6;
+			__u32 *n = pf->family == 4 ? &cfg.nlens4 : &cfg.nlens6;
+			bool seen = false;
+			for (__u32 j = 0; j < *n && !seen; j++)
+				seen = lens[j] == pf->len;
+			if (seen)
+				continue;
+			if (*n == FILTER_MAX_LENS) {
+				cfg.use_lpm = 1;
+				continue;
+			}
+			__u32 j = (*n)++;
+			for (; j > 0 && lens[j - 1] < pf->len; j--)
+				lens[j] = lens[j - 1];
+			lens[j] = pf->len;
+		}
+	}
 	__u32 zero = 0;
 	if (bpf_map_update_elem(bpf_map__fd(f->skel->maps.config), &zero, &cfg, BPF_ANY) < 0)
 		return moat_error_sys(err, errno, "writing the filter's config");
@@ -92,6 +114,11 @@ int filter_configure(struct filter *f, const struct node_policy *p, bool audit,
 		__u8 one = 1;
 		for (size_t k = 0; k < r->nfrom; k++) {
 			const struct np_prefix *pf = &r->from[k];
+			struct filter_srch_key hk = { .rule = (__u32)i, .len = pf->len,
+						      .family = pf->family };
+			memcpy(hk.addr, pf->addr, pf->family == 4 ? 4 : 16); /* already masked */
+			if (bpf_map_update_elem(bpf_map__fd(f->skel->maps.srch), &hk, &one, BPF_ANY) < 0)
+				return moat_error_sys(err, errno, "rule %s: source prefix", r->name);
 			int rc;
 			if (pf->family == 4) {
 				struct filter_src4_key sk = { .prefixlen = 32u + pf->len,

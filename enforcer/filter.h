@@ -5,7 +5,7 @@
 
 #include <linux/types.h>
 
-#define FILTER_MAX_RULES 4096
+#define FILTER_MAX_RULES 16384
 #define FILTER_MAX_PORTS 65536
 
 /* Allow rules by protocol and destination port: one hash lookup a packet,
@@ -35,6 +35,20 @@ struct filter_src6_key {
 	__u8 addr[16];
 };
 
+/* Source prefixes per rule, hashed exactly after masking: a packet costs
+ * one lookup per distinct prefix length in the policy (at most
+ * FILTER_MAX_LENS per family), however many rules and prefixes there are.
+ * A policy with more lengths than that uses the LPM tries instead. */
+#define FILTER_MAX_LENS 8
+
+struct filter_srch_key {
+	__u32 rule;
+	__u8 len;
+	__u8 family;
+	__u8 pad[2];
+	__u8 addr[16]; /* masked to len; IPv4 in the first 4 bytes */
+};
+
 struct filter_counter {
 	__u64 packets, bytes;
 };
@@ -54,6 +68,9 @@ struct filter_config {
 	__u32 default_allow;
 	__u32 audit;     /* count would-be drops, drop nothing */
 	__u32 icmp_mask; /* bit per ICMP type name, as node_policy.icmp */
+	__u32 use_lpm;   /* too many prefix lengths: the tries hold the sources */
+	__u32 nlens4, nlens6;
+	__u8 lens4[FILTER_MAX_LENS], lens6[FILTER_MAX_LENS];
 };
 
 #endif

@@ -200,8 +200,8 @@ static int parse_management(struct np_reader *r, const struct ynode *m, struct n
 	if (ing && ing->type != YNODE_SEQ)
 		return bad(r, ing, "spec.management.ingress: expected a list of rules");
 	p->nrules = ing ? ing->len : 0;
-	if (p->nrules > 4096)
-		return bad(r, ing, "spec.management.ingress: more than 4096 rules");
+	if (p->nrules > 16384)
+		return bad(r, ing, "spec.management.ingress: more than 16384 rules");
 	p->rules = xcalloc(p->nrules ? p->nrules : 1, sizeof(*p->rules));
 	for (size_t i = 0; i < p->nrules; i++) {
 		static const char *const rkeys[] = { "name", "protocol", "ports", "from", NULL };
