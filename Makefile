@@ -135,6 +135,7 @@ fuzz: $(FUZZ_BINS)
 # Everything moat and its tests need, from Debian.  Quiet when all is there.
 DEPS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libjansson-dev \
 	libseccomp-dev libcap-dev libbpf-dev bpftool python3-yaml \
+	iproute2 nftables iperf3 iputils-ping socat \
 	bats bats-assert bats-support python3 python3-jsonschema
 deps:
 	@missing=$$(for p in $(DEPS); do \

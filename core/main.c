@@ -11,7 +11,7 @@ static const struct moat_command commands[] = {
 		    "and the share-nothing rules", policy_cmd },
 	{ "bench", "audit a node or a node image against the CIS Kubernetes Benchmark",
 	  bench_cmd },
-	{ "enforce", "check a NodePolicy (host NIC, nodePort and serving rules)", enforce_cmd },
+	{ "enforce", "lock the host down: management NIC, nodePorts, host serving (eBPF)", enforce_cmd },
 	{ "seccomp", "compile Docker/OCI seccomp profiles, or run a command under one",
 	  seccomp_cmd },
 	{ "caps", "show a process's capabilities, no_new_privs and seccomp mode", caps_cmd },

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static const char seccomp_usage[] =
 	"Usage: moat seccomp compile PROFILE.json [--caps LIST] [--arch ARCH] [-o FILE]\n"
@@ -270,58 +271,142 @@ int caps_cmd(int argc, char **argv)
 
 static const char enforce_usage[] =
 	"Usage: moat enforce check -f POLICY [--format text|json]\n"
+	"       moat enforce apply -f POLICY [--audit] [--confirm-within SECONDS]\n"
+	"                          [--pin-dir DIR] [--force] [--mode auto|native|generic|tc]\n"
+	"       moat enforce status [--format text|json] [--pin-dir DIR]\n"
+	"       moat enforce confirm [--pin-dir DIR]\n"
+	"       moat enforce remove [--pin-dir DIR]\n"
 	"\n"
-	"Check a NodePolicy file (docs/node-policy.md) without privileges: its schema,\n"
-	"ports, prefixes, ICMP types and cgroup paths, each error with file:line:col.\n"
+	"Lock the host down with a NodePolicy (docs/node-policy.md): the management NIC\n"
+	"answers only its ingress rules (XDP, or TC ingress where XDP cannot attach;\n"
+	"replies to connections the host opened pass), the nodePorts range is dropped\n"
+	"on every other interface, and processes in the hostServing cgroups bind and\n"
+	"listen only on the ports allowed.\n"
 	"\n"
-	"Applying a policy to the host (apply, status, confirm, remove) is not in this\n"
-	"release.\n"
+	"  check    validate POLICY without privileges, each error with file:line:col\n"
+	"  apply    attach and pin the policy; over a running one, swap atomically\n"
+	"  status   what is attached where, counters per rule, drops by reason\n"
+	"  confirm  keep a policy applied with --confirm-within\n"
+	"  remove   detach and unpin everything\n"
 	"\n"
-	"Exit status: 0 valid, 2 invalid or bad usage, 3 the file could not be read.\n";
+	"Options:\n"
+	"  -f, --file POLICY           the NodePolicy file\n"
+	"      --audit                 count would-be drops per rule and reason; drop nothing\n"
+	"      --confirm-within SECS   roll back unless 'moat enforce confirm' comes in time\n"
+	"      --force                 apply even if it would cut this SSH session\n"
+	"      --mode MODE             XDP native, generic, or TC ingress (default: auto,\n"
+	"                              native where the driver can, then generic, then TC)\n"
+	"      --pin-dir DIR           where the state is pinned (default " ENFORCE_PIN_DIR ")\n"
+	"      --format text|json      output format\n"
+	"  -h, --help                  show this help\n"
+	"\n"
+	"Exit status: 0 done (status: a policy is applied and attached), 1 refused\n"
+	"(apply: it would cut this SSH session, or an apply awaits confirmation),\n"
+	"nothing applied, nothing to confirm, or an attachment is missing; 2 bad\n"
+	"policy or usage; 3 system error (apply needs root).\n";
 
-int enforce_cmd(int argc, char **argv)
+static int enforce_exit(const struct moat_error *err)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		fputs(enforce_usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? MOAT_EXIT_INPUT : MOAT_EXIT_OK;
+	switch (err->errnum) {
+	case EINVAL:
+	case EBADMSG:
+	case EMLINK:
+	case EFBIG:
+	case ENOENT:
+	case ENODEV:
+	case ENOTDIR:
+	case E2BIG:
+		return MOAT_EXIT_INPUT;
+	default:
+		return MOAT_EXIT_SYSTEM;
 	}
-	if (strcmp(argv[1], "check") != 0)
-		return usage_error("enforce", "unknown subcommand '%s' (this release has: check)",
-				   argv[1]);
-	static const struct option opts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "format", required_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *file = NULL;
-	bool json = false;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc - 1, argv + 1, "f:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			file = optarg;
-			break;
-		case 'F':
-			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
-				return usage_error("enforce", "--format %s: expected text or json", optarg);
-			json = strcmp(optarg, "json") == 0;
-			break;
-		case 'h':
-			fputs(enforce_usage, stdout);
-			return MOAT_EXIT_OK;
-		default:
-			return usage_error("enforce", "option '%s' is unknown or needs a value",
-					   argv[optind]);
+}
+
+static void fmt_time(char *buf, size_t n, long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static void print_status(json_t *o)
+{
+	char when[64];
+	json_t *rb = json_object_get(o, "rolledBack");
+	if (rb) {
+		fmt_time(when, sizeof(when), json_integer_value(json_object_get(rb, "at")));
+		printf("Rolled back: NodePolicy %s at %s (%s)\n",
+		       json_string_value(json_object_get(rb, "policy")), when,
+		       json_string_value(json_object_get(rb, "reason")));
+	}
+	if (!json_is_true(json_object_get(o, "applied"))) {
+		printf("No NodePolicy is applied (%s).\n", json_string_value(json_object_get(o, "pinDir")));
+		return;
+	}
+	fmt_time(when, sizeof(when), json_integer_value(json_object_get(o, "appliedAt")));
+	const char *file = json_string_value(json_object_get(o, "file"));
+	printf("NodePolicy %s%s%s%s, applied %s, generation %lld%s\n",
+	       json_string_value(json_object_get(o, "policy")), file && *file ? " (" : "",
+	       file ? file : "", file && *file ? ")" : "", when,
+	       (long long)json_integer_value(json_object_get(o, "generation")),
+	       json_is_true(json_object_get(o, "audit")) ? ", AUDIT: nothing is dropped" : "");
+	json_t *pend = json_object_get(o, "pending");
+	if (pend) {
+		fmt_time(when, sizeof(when), json_integer_value(json_object_get(pend, "deadline")));
+		printf("  awaiting 'moat enforce confirm' until %s; it rolls back otherwise\n", when);
+	}
+	printf("Attached:\n");
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(o, "attachments"), i, a) {
+		const char *target = json_string_value(json_object_get(a, "interface"));
+		printf("  %-10s %-12s %s%s\n", json_string_value(json_object_get(a, "hook")),
+		       json_string_value(json_object_get(a, "mode")),
+		       target ? target : json_string_value(json_object_get(a, "cgroup")),
+		       json_is_true(json_object_get(a, "attached")) ? "" : "  (DETACHED)");
+	}
+	json_t *rules = json_object_get(o, "rules");
+	if (json_array_size(rules)) {
+		printf("Rules:  %-20s %-6s %-16s %12s %14s %12s\n", "name", "proto", "ports", "packets",
+		       "bytes", "wrong-source");
+		json_array_foreach(rules, i, a) {
+			const char *name = json_string_value(json_object_get(a, "name"));
+			char idx[32];
+			snprintf(idx, sizeof(idx), "#%zu", i);
+			printf("        %-20s %-6s %-16s %12lld %14lld %12lld\n", name ? name : idx,
+			       name ? json_string_value(json_object_get(a, "protocol")) : "",
+			       name ? json_string_value(json_object_get(a, "ports")) : "",
+			       (long long)json_integer_value(json_object_get(a, "packets")),
+			       (long long)json_integer_value(json_object_get(a, "bytes")),
+			       (long long)json_integer_value(json_object_get(a, "sourceDrops")));
 		}
 	}
-	if (!file)
-		return usage_error("enforce", "check: name the policy with -f FILE");
-	if (optind < argc - 1)
-		return usage_error("enforce", "unexpected argument '%s'", argv[optind + 1]);
+	json_t *drops = json_object_get(o, "drops");
+	bool audit = !drops;
+	if (audit)
+		drops = json_object_get(o, "wouldDrop");
+	printf("%s by reason:", audit ? "Would drop" : "Dropped");
+	const char *k;
+	json_t *v;
+	json_object_foreach(drops, k, v)
+		printf(" %s %lld", k, (long long)json_integer_value(v));
+	printf("\nHost-opened flows tracked: %lld\n",
+	       (long long)json_integer_value(json_object_get(o, "hostFlows")));
+}
+
+static bool all_attached(json_t *o)
+{
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(o, "attachments"), i, a)
+		if (!json_is_true(json_object_get(a, "attached")))
+			return false;
+	return json_is_true(json_object_get(o, "applied"));
+}
+
+static int enforce_check(const char *file, bool json)
+{
 	struct node_policy *p = NULL;
 	struct moat_error err = { 0 };
 	if (node_policy_load(file, &p, &err) < 0) {
@@ -332,10 +417,7 @@ int enforce_cmd(int argc, char **argv)
 		} else {
 			fprintf(stderr, "moat enforce: %s\n", err.msg);
 		}
-		return err.errnum == EINVAL || err.errnum == EBADMSG || err.errnum == EMLINK ||
-				       err.errnum == EFBIG || err.errnum == ENOENT
-			       ? MOAT_EXIT_INPUT
-			       : MOAT_EXIT_SYSTEM;
+		return enforce_exit(&err);
 	}
 	_cleanup_free_ char *display = path_display(file);
 	if (json) {
@@ -362,4 +444,204 @@ int enforce_cmd(int argc, char **argv)
 	}
 	node_policy_free(p);
 	return MOAT_EXIT_OK;
+}
+
+static int enforce_apply_cmd(const char *file, const struct enforce_options *o, bool json)
+{
+	struct node_policy *p = NULL;
+	struct moat_error err = { 0 };
+	if (node_policy_load(file, &p, &err) < 0) {
+		fprintf(stderr, "moat enforce: %s\n", err.msg);
+		return enforce_exit(&err);
+	}
+	struct enforce_result res;
+	int r = enforce_apply(p, o, &res, &err);
+	node_policy_free(p);
+	if (r < 0) {
+		fprintf(stderr, "moat enforce: apply %s: %s%s\n", file, err.msg,
+			err.errnum == EPERM ? " (apply needs root: CAP_BPF, CAP_NET_ADMIN and "
+					      "CAP_SYS_ADMIN)"
+					    : "");
+		return enforce_exit(&err);
+	}
+	if (res.refused) {
+		fprintf(stderr, "moat enforce: refusing to apply %s: %s%s\n", file, res.why,
+			strstr(res.why, "SSH") ? "; add a rule for it, or use --force" : "");
+		return MOAT_EXIT_FINDINGS;
+	}
+	json_t *st = NULL;
+	struct moat_error e2 = { 0 };
+	enforce_status(o->pin_dir, &st, &e2);
+	if (json) {
+		json_t *out = st ? st : json_object();
+		json_object_set_new(out, "replaced", json_boolean(res.replaced));
+		json_write(stdout, out, true);
+	} else {
+		fprintf(stderr, "moat enforce: %s %s (generation %lld)%s\n",
+			res.replaced ? "swapped in" : "applied", file, res.generation,
+			o->audit ? " in audit mode: nothing is dropped" : "");
+		if (st) {
+			size_t i;
+			json_t *a;
+			json_array_foreach(json_object_get(st, "attachments"), i, a) {
+				const char *t = json_string_value(json_object_get(a, "interface"));
+				fprintf(stderr, "  %-10s %-12s %s\n",
+					json_string_value(json_object_get(a, "hook")),
+					json_string_value(json_object_get(a, "mode")),
+					t ? t : json_string_value(json_object_get(a, "cgroup")));
+			}
+		}
+		if (res.deadline) {
+			char when[64];
+			fmt_time(when, sizeof(when), res.deadline);
+			fprintf(stderr,
+				"moat enforce: run 'moat enforce confirm' by %s, or it rolls back "
+				"(watchdog pid %ld)\n",
+				when, (long)res.watchdog);
+		}
+	}
+	json_decref(st);
+	return MOAT_EXIT_OK;
+}
+
+int enforce_cmd(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(enforce_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? MOAT_EXIT_INPUT : MOAT_EXIT_OK;
+	}
+	static const char *const subs[] = { "check", "apply", "status", "confirm", "remove" };
+	const char *sub = argv[1];
+	size_t which = ARRAY_SIZE(subs);
+	for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
+		if (strcmp(sub, subs[i]) == 0)
+			which = i;
+	if (which == ARRAY_SIZE(subs))
+		return usage_error("enforce",
+				   "unknown subcommand '%s' (check, apply, status, confirm, remove)",
+				   sub);
+	enum { O_AUDIT = 256, O_CONFIRM, O_PIN, O_FORCE, O_MODE };
+	static const struct option opts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "audit", no_argument, NULL, O_AUDIT },
+		{ "confirm-within", required_argument, NULL, O_CONFIRM },
+		{ "pin-dir", required_argument, NULL, O_PIN },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "mode", required_argument, NULL, O_MODE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct enforce_options o = { 0 };
+	const char *file = NULL;
+	bool json = false;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc - 1, argv + 1, "f:h", opts, NULL)) != -1) {
+		bool ok = true;
+		switch (c) {
+		case 'f':
+			file = optarg;
+			break;
+		case 'F':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+				return usage_error("enforce", "--format %s: expected text or json", optarg);
+			json = strcmp(optarg, "json") == 0;
+			break;
+		case O_AUDIT:
+			o.audit = true;
+			ok = which == 1;
+			break;
+		case O_FORCE:
+			o.force = true;
+			ok = which == 1;
+			break;
+		case O_CONFIRM: {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || v == 0 || v > 86400)
+				return usage_error("enforce",
+						   "--confirm-within %s: expected seconds, 1 to 86400",
+						   optarg);
+			o.confirm_within = (unsigned)v;
+			ok = which == 1;
+			break;
+		}
+		case O_PIN:
+			if (optarg[0] != '/' || strlen(optarg) > 200)
+				return usage_error("enforce", "--pin-dir %s: expected an absolute path "
+							      "of at most 200 bytes", optarg);
+			o.pin_dir = optarg;
+			break;
+		case O_MODE:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "native") &&
+			    strcmp(optarg, "generic") && strcmp(optarg, "tc"))
+				return usage_error("enforce",
+						   "--mode %s: expected auto, native, generic or tc",
+						   optarg);
+			o.mode = optarg;
+			ok = which == 1;
+			break;
+		case 'h':
+			fputs(enforce_usage, stdout);
+			return MOAT_EXIT_OK;
+		default:
+			return usage_error("enforce", "option '%s' is unknown or needs a value",
+					   argv[optind]);
+		}
+		if (!ok)
+			return usage_error("enforce", "%s: only apply takes %s", sub, argv[optind]);
+	}
+	if (optind < argc - 1)
+		return usage_error("enforce", "unexpected argument '%s'", argv[optind + 1]);
+	if (which <= 1 && !file)
+		return usage_error("enforce", "%s: name the policy with -f FILE", sub);
+	if (which > 1 && file)
+		return usage_error("enforce", "%s takes no -f", sub);
+	if (which == 0)
+		return enforce_check(file, json);
+	if (which == 1) {
+		o.policy_file = file;
+		return enforce_apply_cmd(file, &o, json);
+	}
+	struct moat_error err = { 0 };
+	const char *dir = o.pin_dir ? o.pin_dir : ENFORCE_PIN_DIR;
+	if (which == 2) {
+		json_t *st = NULL;
+		int r = enforce_status(o.pin_dir, &st, &err);
+		if (r < 0) {
+			fprintf(stderr, "moat enforce: status: %s\n", err.msg);
+			return MOAT_EXIT_SYSTEM;
+		}
+		if (!st)
+			st = json_pack("{s:s, s:b}", "pinDir", dir, "applied", 0);
+		if (json)
+			json_write(stdout, st, true);
+		else
+			print_status(st);
+		bool ok = all_attached(st);
+		json_decref(st);
+		return ok ? MOAT_EXIT_OK : MOAT_EXIT_FINDINGS;
+	}
+	int r = which == 3 ? enforce_confirm(o.pin_dir, &err) : enforce_remove(o.pin_dir, &err);
+	if (r < 0) {
+		fprintf(stderr, "moat enforce: %s: %s\n", sub, err.msg);
+		return MOAT_EXIT_SYSTEM;
+	}
+	if (json) {
+		json_t *out = json_pack("{s:s, s:b}", "pinDir", dir, which == 3 ? "confirmed" : "removed",
+					r == 0);
+		json_write(stdout, out, true);
+		json_decref(out);
+	} else if (r == 0) {
+		fprintf(stderr, "moat enforce: %s\n",
+			which == 3 ? "confirmed: the policy stays" : "removed: nothing is attached");
+	} else {
+		fprintf(stderr, "moat enforce: %s: %s (%s)\n", sub,
+			which == 3 ? "no apply awaits confirmation" : "no policy is applied", dir);
+	}
+	return r == 0 ? MOAT_EXIT_OK : MOAT_EXIT_FINDINGS;
 }

@@ -143,10 +143,72 @@ int filter_configure(struct filter *f, const struct node_policy *p, bool audit,
  * *verdict is XDP_PASS or XDP_DROP; *duration_ns the mean per run. */
 int filter_test_packet(struct filter *f, const void *pkt, size_t len, unsigned repeat,
 		       int *verdict, unsigned *duration_ns, struct moat_error *err);
+/* Like filter_open, the host-flow table shared with an earlier load
+ * (flows_fd; -1 for a new one), so a re-apply keeps the host's connections. */
+int filter_open_shared(struct filter **out, int flows_fd, struct moat_error *err);
+
+/* The programs of one filter object, by where they attach. */
+enum filter_hook {
+	HOOK_FILTER,	   /* XDP, the management NIC */
+	HOOK_FILTER_TC,	   /* the same, as TC ingress */
+	HOOK_NODEPORTS,	   /* XDP, every other interface: nodePorts only */
+	HOOK_NODEPORTS_TC, /* the same, as TC ingress */
+	HOOK_EGRESS,	   /* TC egress, the management NIC: host-opened flows */
+	HOOK_BIND4,	   /* cgroup bind4, hostServing */
+	HOOK_BIND6,	   /* cgroup bind6 */
+	HOOK_SERVE,	   /* cgroup_skb ingress: listeners that never bound */
+	HOOK_COUNT,
+};
+int filter_prog_fd(struct filter *f, enum filter_hook h);
+const char *filter_hook_name(enum filter_hook h); /* the program's name */
+/* A map's fd by its name in filter.bpf.c ("rule_counters", "flows"...). */
+int filter_map_fd(struct filter *f, const char *name);
+/* Would the management filter pass an established TCP segment src -> dst?
+ * family 4 or 6, addresses in network order. */
+int filter_test_tcp(struct filter *f, int family, const void *src, const void *dst,
+		    uint16_t sport, uint16_t dport, int *verdict, struct moat_error *err);
+/* Sums one key of a per-CPU counter map (pinned or loaded). */
+int filter_sum_counter(int fd, unsigned key, uint64_t *packets, uint64_t *bytes,
+		       struct moat_error *err);
 int filter_rule_counter(struct filter *f, unsigned rule, uint64_t *packets, uint64_t *bytes,
 			struct moat_error *err);
 int filter_drop_counter(struct filter *f, unsigned reason, uint64_t *packets,
 			struct moat_error *err);
+
+/* ---- moat enforce: the filter attached, pinned, swapped ---------------- */
+
+#define ENFORCE_PIN_DIR "/sys/fs/bpf/moat"
+
+struct enforce_options {
+	const char *pin_dir;	 /* NULL: ENFORCE_PIN_DIR */
+	const char *policy_file; /* recorded for status */
+	const char *mode;	 /* auto, native, generic, tc; NULL: auto */
+	bool audit, force;
+	unsigned confirm_within; /* seconds; 0: no rollback */
+};
+
+struct enforce_result {
+	bool refused;	  /* nothing changed; why says why */
+	char why[512];
+	bool replaced;	  /* a running policy was swapped */
+	long long generation;
+	size_t nattached;
+	pid_t watchdog;	  /* with confirm_within */
+	long long deadline;
+};
+
+/* Attaches the policy's programs and pins them, swapping atomically over a
+ * running policy.  Refuses (res->refused, returns 0) a policy that would
+ * cut the SSH session this runs in, unless force or audit. */
+int enforce_apply(const struct node_policy *p, const struct enforce_options *o,
+		  struct enforce_result *res, struct moat_error *err);
+/* The pinned state, read from any process: 0 applied, 1 nothing applied
+ * (*out may still say what was rolled back), -1 error. */
+int enforce_status(const char *pin_dir, struct json_t **out, struct moat_error *err);
+/* 0 confirmed, 1 nothing waits for confirmation, -1 error. */
+int enforce_confirm(const char *pin_dir, struct moat_error *err);
+/* Detaches and unpins everything: 0 removed, 1 nothing was applied. */
+int enforce_remove(const char *pin_dir, struct moat_error *err);
 
 int enforce_cmd(int argc, char **argv);
 int seccomp_cmd(int argc, char **argv);

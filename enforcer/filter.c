@@ -30,6 +30,11 @@ static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 
 int filter_open(struct filter **out, struct moat_error *err)
 {
+	return filter_open_shared(out, -1, err);
+}
+
+int filter_open_shared(struct filter **out, int flows_fd, struct moat_error *err)
+{
 	*out = NULL;
 	libbpf_set_print(quiet_libbpf);
 	struct filter *f = xcalloc(1, sizeof(*f));
@@ -39,7 +44,9 @@ int filter_open(struct filter **out, struct moat_error *err)
 		free(f);
 		return moat_error_sys(err, e, "opening the XDP filter");
 	}
-	int r = filter_skel__load(f->skel);
+	int r = flows_fd >= 0 ? bpf_map__reuse_fd(f->skel->maps.flows, flows_fd) : 0;
+	if (r == 0)
+		r = filter_skel__load(f->skel);
 	if (r < 0) {
 		filter_skel__destroy(f->skel);
 		free(f);
@@ -65,6 +72,10 @@ int filter_configure(struct filter *f, const struct node_policy *p, bool audit,
 				      FILTER_MAX_RULES);
 	struct filter_config cfg = { .default_allow = p->default_allow, .audit = audit,
 				     .icmp_mask = p->icmp };
+	if (p->node_ports_deny && p->node_ports.lo) {
+		cfg.node_lo = p->node_ports.lo;
+		cfg.node_hi = p->node_ports.hi;
+	}
 	/* The distinct prefix lengths, longest first: the program tries each
 	 * once.  Past FILTER_MAX_LENS per family, the LPM tries take over. */
 	for (size_t i = 0; i < p->nrules; i++) {
@@ -91,6 +102,7 @@ int filter_configure(struct filter *f, const struct node_policy *p, bool audit,
 	if (bpf_map_update_elem(bpf_map__fd(f->skel->maps.config), &zero, &cfg, BPF_ANY) < 0)
 		return moat_error_sys(err, errno, "writing the filter's config");
 	size_t entries = 0;
+	__u8 one = 1;
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct np_rule *r = &p->rules[i];
 		struct filter_port_val v = { .rule = (__u32)i, .any_source = r->nfrom == 0 };
@@ -111,7 +123,6 @@ int filter_configure(struct filter *f, const struct node_policy *p, bool audit,
 							      port);
 			}
 		}
-		__u8 one = 1;
 		for (size_t k = 0; k < r->nfrom; k++) {
 			const struct np_prefix *pf = &r->from[k];
 			struct filter_srch_key hk = { .rule = (__u32)i, .len = pf->len,
@@ -137,6 +148,18 @@ int filter_configure(struct filter *f, const struct node_policy *p, bool audit,
 				return moat_error_sys(err, errno, "rule %s: source prefix", r->name);
 		}
 	}
+	for (size_t i = 0; i < p->nserve; i++) {
+		const struct np_serve *sv = &p->serve[i];
+		for (size_t k = 0; k < sv->nports; k++) {
+			for (unsigned port = sv->ports[k].lo; port <= sv->ports[k].hi; port++) {
+				struct filter_serve_key key = { .protocol = (__u8)sv->protocol,
+								.port = (__u16)port };
+				if (bpf_map_update_elem(bpf_map__fd(f->skel->maps.serve), &key, &one,
+							BPF_ANY) < 0)
+					return moat_error_sys(err, errno, "hostServing: port %u", port);
+			}
+		}
+	}
 	return 0;
 }
 
@@ -152,6 +175,77 @@ int filter_test_packet(struct filter *f, const void *pkt, size_t len, unsigned r
 	if (duration_ns)
 		*duration_ns = opts.duration;
 	return 0;
+}
+
+int filter_prog_fd(struct filter *f, enum filter_hook h)
+{
+	struct bpf_program *progs[HOOK_COUNT] = {
+		[HOOK_FILTER] = f->skel->progs.moat_filter,
+		[HOOK_FILTER_TC] = f->skel->progs.moat_filter_tc,
+		[HOOK_NODEPORTS] = f->skel->progs.moat_nodeports,
+		[HOOK_NODEPORTS_TC] = f->skel->progs.moat_nodeports_tc,
+		[HOOK_EGRESS] = f->skel->progs.moat_egress,
+		[HOOK_BIND4] = f->skel->progs.moat_bind4,
+		[HOOK_BIND6] = f->skel->progs.moat_bind6,
+		[HOOK_SERVE] = f->skel->progs.moat_serve,
+	};
+	return (unsigned)h < HOOK_COUNT ? bpf_program__fd(progs[h]) : -1;
+}
+
+const char *filter_hook_name(enum filter_hook h)
+{
+	static const char *const names[HOOK_COUNT] = {
+		[HOOK_FILTER] = "moat_filter",	       [HOOK_FILTER_TC] = "moat_filter_tc",
+		[HOOK_NODEPORTS] = "moat_nodeports",   [HOOK_NODEPORTS_TC] = "moat_nodeports_tc",
+		[HOOK_EGRESS] = "moat_egress",	       [HOOK_BIND4] = "moat_bind4",
+		[HOOK_BIND6] = "moat_bind6",	       [HOOK_SERVE] = "moat_serve",
+	};
+	return (unsigned)h < HOOK_COUNT ? names[h] : "?";
+}
+
+int filter_map_fd(struct filter *f, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(f->skel->obj, name);
+	return m ? bpf_map__fd(m) : -1;
+}
+
+/* A TCP segment (ACK set, as in an established session) from src to dst,
+ * run through the management filter: would the policy pass it? */
+int filter_test_tcp(struct filter *f, int family, const void *src, const void *dst,
+		    uint16_t sport, uint16_t dport, int *verdict, struct moat_error *err)
+{
+	unsigned char pkt[14 + 40 + 20] = { 0 };
+	size_t len = 14;
+	unsigned char *ip = pkt + 14;
+	if (family == 4) {
+		pkt[12] = 0x08;
+		ip[0] = 0x45;
+		ip[3] = 40;
+		ip[8] = 64;
+		ip[9] = 6;
+		memcpy(ip + 12, src, 4);
+		memcpy(ip + 16, dst, 4);
+		len += 20;
+	} else {
+		pkt[12] = 0x86;
+		pkt[13] = 0xdd;
+		ip[0] = 0x60;
+		ip[5] = 20;
+		ip[6] = 6;
+		ip[7] = 64;
+		memcpy(ip + 8, src, 16);
+		memcpy(ip + 24, dst, 16);
+		len += 40;
+	}
+	unsigned char *tcp = pkt + len;
+	tcp[0] = (unsigned char)(sport >> 8);
+	tcp[1] = (unsigned char)sport;
+	tcp[2] = (unsigned char)(dport >> 8);
+	tcp[3] = (unsigned char)dport;
+	tcp[12] = 0x50;
+	tcp[13] = 0x10; /* ACK */
+	len += 20;
+	return filter_test_packet(f, pkt, len, 1, verdict, NULL, err);
 }
 
 static int sum_counter(int fd, __u32 key, struct filter_counter *out, struct moat_error *err)
@@ -170,6 +264,18 @@ static int sum_counter(int fd, __u32 key, struct filter_counter *out, struct moa
 	}
 	free(per);
 	return r < 0 ? moat_error_sys(err, errno, "reading a counter") : 0;
+}
+
+int filter_sum_counter(int fd, unsigned key, uint64_t *packets, uint64_t *bytes,
+		       struct moat_error *err)
+{
+	struct filter_counter c;
+	if (sum_counter(fd, key, &c, err) < 0)
+		return -1;
+	*packets = c.packets;
+	if (bytes)
+		*bytes = c.bytes;
+	return 0;
 }
 
 int filter_rule_counter(struct filter *f, unsigned rule, uint64_t *packets, uint64_t *bytes,

@@ -61,7 +61,31 @@ enum filter_reason {
 	REASON_FRAGMENT,   /* a fragment: its ports cannot be checked */
 	REASON_MALFORMED,  /* truncated or inconsistent headers */
 	REASON_PROTOCOL,   /* an IP protocol no rule can name */
+	REASON_NODEPORT,   /* the nodePorts range, on any interface */
+	REASON_SERVING,    /* a connection to a listener the hostServing rules forbid */
 	REASON_COUNT,
+};
+
+/* Connections the host opened, recorded on the management NIC's egress so
+ * their replies pass: keyed from the host's side. */
+struct filter_flow_key {
+	__u8 protocol; /* TCP, UDP, or ICMP (echo: remote_port is the id) */
+	__u8 family;
+	__u16 local_port; /* host order */
+	__u16 remote_port;
+	__u8 pad[2];
+	__u8 remote[16];
+};
+
+#define FILTER_FLOWS 65536
+#define FILTER_FLOW_TCP_NS (24ull * 3600 * 1000000000)
+#define FILTER_FLOW_UDP_NS (180ull * 1000000000)
+
+/* What hostServing allows processes in the listed cgroups to serve. */
+struct filter_serve_key {
+	__u8 protocol;
+	__u8 pad;
+	__u16 port; /* host order */
 };
 
 struct filter_config {
@@ -71,6 +95,7 @@ struct filter_config {
 	__u32 use_lpm;   /* too many prefix lengths: the tries hold the sources */
 	__u32 nlens4, nlens6;
 	__u8 lens4[FILTER_MAX_LENS], lens6[FILTER_MAX_LENS];
+	__u32 node_lo, node_hi; /* nodePorts dropped; 0-0: none */
 };
 
 #endif
