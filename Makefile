@@ -152,7 +152,7 @@ check: deps all $(UNIT_BINS) fuzz
 	$(Q)MOAT_BUILD=$(BUILD) SAN=$(SAN) tests/run
 
 perf: deps all $(PERF_BINS)
-	$(Q)for t in tests/perf/*; do case $$t in *.c) continue;; esac; \
+	$(Q)for t in tests/perf/*; do case $$t in *.c|*.sh) continue;; esac; \
 		MOAT_BUILD=$(BUILD) $$t || exit 1; done
 
 demo: deps all

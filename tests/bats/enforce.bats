@@ -111,7 +111,7 @@ status_json() {
 @test "enforce: allowed traffic passes and everything else is dropped (TCP, UDP, ICMP, v4 and v6)" {
 	reach tcp 10.77.0.1 9000 # before: everything answers
 	run -0 enforce apply -f "$D/pol.yaml"
-	assert_output --regexp "filter +xdp-(native|generic) +vh"
+	assert_output --regexp "filter +xdp-generic +vh" # auto: generic on a veth
 	assert_output --regexp "egress +tc +vh"
 	reach tcp 10.77.0.1 22
 	reach tcp fd77::1 22
@@ -282,7 +282,7 @@ status_json() {
 	[ "$(status_json 'd["drops"]["node-port"]')" -ge 2 ]
 }
 
-@test "enforce: TC ingress does the same job (--mode tc), swapped in place on re-apply" {
+@test "enforce: TC ingress and native XDP do the same job (--mode), swapped in place on re-apply" {
 	run -0 enforce apply -f "$D/pol.yaml" --mode tc
 	assert_output --regexp "filter +tc +vh"
 	run -0 tc -n $NS_H filter show dev vh ingress
@@ -293,9 +293,15 @@ status_json() {
 	run -0 enforce apply -f "$D/pol-open.yaml"
 	assert_output --regexp "filter +tc +vh"
 	reach tcp 10.77.0.1 9000
-	run -0 enforce remove
+	run -0 enforce apply -f "$D/pol.yaml" --mode native # moves off TC
+	assert_output --regexp "filter +xdp-native +vh"
 	run -0 tc -n $NS_H filter show dev vh ingress
-	refute_output --partial moat_filter
+	refute_output --partial moat_filter_tc
+	reach tcp 10.77.0.1 22
+	run ! reach tcp 10.77.0.1 9000
+	run -0 enforce remove
+	run -0 tc -n $NS_H filter show dev vh egress
+	refute_output --partial moat_egress
 }
 
 @test "enforce: bad input gets exit 2 and a clear message, and nothing is applied" {
