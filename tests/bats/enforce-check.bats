@@ -52,7 +52,7 @@ policy() { # write policy.yaml: the example with one line replaced by sed
 	assert_output --partial "kind: expected NodePolicy"
 }
 
-@test "unreadable, empty, junk and missing input are clear errors; apply is not offered" {
+@test "unreadable, empty, junk and missing input are clear errors, and usage errors exit 2" {
 	run -2 "$MOAT" enforce check -f missing.yaml
 	assert_output --partial "missing.yaml"
 	printf '' >empty.yaml
@@ -64,6 +64,13 @@ policy() { # write policy.yaml: the example with one line replaced by sed
 	refute_crash
 	run -2 "$MOAT" enforce check
 	assert_output --partial "name the policy with -f FILE"
-	run -2 "$MOAT" enforce apply -f "$MOAT_TOP/examples/node-policy.yaml"
-	assert_output --partial "unknown subcommand 'apply' (this release has: check)"
+	# Never applied here: this is the machine's own network namespace.
+	run -2 "$MOAT" enforce apply
+	assert_output --partial "apply: name the policy with -f FILE"
+	run -2 "$MOAT" enforce apply -f x.yaml --confirm-within soon
+	assert_output --partial "--confirm-within soon: expected seconds"
+	run -2 "$MOAT" enforce apply -f x.yaml --mode fast
+	run -2 "$MOAT" enforce confirm --audit
+	run -2 "$MOAT" enforce frobnicate
+	assert_output --partial "unknown subcommand 'frobnicate'"
 }
