@@ -99,6 +99,13 @@ static bool is_cgroup_hook(enum ahook h)
 	return h == A_BIND4 || h == A_BIND6 || h == A_SERVE;
 }
 
+static enum bpf_attach_type cgroup_attach_type(enum ahook h)
+{
+	return h == A_BIND4 ? BPF_CGROUP_INET4_BIND
+	       : h == A_BIND6 ? BPF_CGROUP_INET6_BIND
+			      : BPF_CGROUP_INET_INGRESS;
+}
+
 /* ---- the pin directory ---------------------------------------------------- */
 
 static int ensure_bpffs(const char *dir, struct moat_error *err)
@@ -366,12 +373,8 @@ static int attach_one(const char *dir, struct attachment *a, struct filter *f,
 		_cleanup_close_ int cg = open_cgroup(a->target, err);
 		if (cg < 0)
 			return -1;
-		static const enum bpf_attach_type types[] = {
-			[A_BIND4] = BPF_CGROUP_INET4_BIND,
-			[A_BIND6] = BPF_CGROUP_INET6_BIND,
-			[A_SERVE] = BPF_CGROUP_INET_INGRESS,
-		};
-		lfd = bpf_link_create(filter_prog_fd(f, prog_for(a)), cg, types[a->hook], NULL);
+		lfd = bpf_link_create(filter_prog_fd(f, prog_for(a)), cg, cgroup_attach_type(a->hook),
+				      NULL);
 		if (lfd < 0)
 			return moat_error_sys(err, errno, "attaching %s to cgroup %s",
 					      ahook_names[a->hook], a->target);
@@ -939,13 +942,8 @@ static int rollback_locked(const char *dir, json_t *state, const char *reason,
 		} else if (strcmp(a->mode, "tc") == 0) {
 			ret = tc_set(a->ifindex, a->hook == A_EGRESS, fd, err);
 		} else if (is_cgroup_hook(a->hook)) {
-			static const enum bpf_attach_type types[] = {
-				[A_BIND4] = BPF_CGROUP_INET4_BIND,
-				[A_BIND6] = BPF_CGROUP_INET6_BIND,
-				[A_SERVE] = BPF_CGROUP_INET_INGRESS,
-			};
 			_cleanup_close_ int cg = open_cgroup(a->target, err);
-			lfd = cg < 0 ? -1 : bpf_link_create(fd, cg, types[a->hook], NULL);
+			lfd = cg < 0 ? -1 : bpf_link_create(fd, cg, cgroup_attach_type(a->hook), NULL);
 			if (lfd < 0 || bpf_obj_pin(lfd, pin_path(lp, sizeof(lp), dir, "%s", a->pin)) < 0)
 				ret = moat_error_sys(err, errno, "re-attaching %s", a->target);
 			if (lfd >= 0)
