@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * runtime: Kubernetes pods as share-nothing QEMU guests.  Images are
+ * imported once into read-only disks; each pod boots its own small VM with
+ * its own ephemeral disk, and a guest agent runs the containers.
+ *
+ * State lives under one directory (--state-dir, MOAT_STATE_DIR, default
+ * /var/lib/moat):
+ *   images/   the image store (image.c)
+ *   pods/     one directory per pod (pod.c)
+ */
+#ifndef MOAT_RUNTIME_H
+#define MOAT_RUNTIME_H
+
+#include "core/core.h"
+
+#include <stdint.h>
+
+#define RUNTIME_STATE_DIR "/var/lib/moat"
+
+/* The state directory: --state-dir, else $MOAT_STATE_DIR, else the default. */
+const char *runtime_state_dir(const char *opt);
+
+/* ---- images ---------------------------------------------------------------- */
+
+/* What an image says its process is (the OCI image config's "config"). */
+struct image_config {
+	char **entrypoint, **cmd, **env; /* NULL-terminated arrays */
+	char *workdir, *user;            /* NULL when unset */
+};
+
+struct image_info {
+	char id[72];    /* "sha256:<hex>" of the image manifest */
+	char name[256]; /* "name:tag" */
+	char disk[4096]; /* absolute path of the read-only disk */
+	char fstype[8];  /* "erofs" or "ext4" */
+	uint64_t disk_bytes;
+	long long imported_at; /* seconds since the epoch */
+	struct image_config config;
+};
+
+/* Imports an OCI image layout directory, an oci-archive or a docker-archive
+ * tar into the store under state_dir, verifying every digest, and turns it
+ * into one read-only disk.  name: "name:tag", or NULL for the name the
+ * source carries.  Bad or unsafe input: -1, EINVAL/EBADMSG, nothing kept. */
+int image_import(const char *state_dir, const char *source, const char *name,
+		 struct image_info *out, struct moat_error *err);
+
+struct image_import_options {
+	const char *fstype; /* "erofs", "ext4"; NULL or "auto": erofs when
+			     * mkfs.erofs is installed, else ext4 */
+	uint64_t max_bytes; /* uncompressed layers together; 0: 8 GiB */
+	bool progress;      /* progress on stderr, when it is a terminal */
+};
+/* image_import with options; o may be NULL. */
+int image_import_with(const char *state_dir, const char *source, const char *name,
+		      const struct image_import_options *o, struct image_info *out,
+		      struct moat_error *err);
+/* Looks an image up by name:tag (":latest" when no tag) or id prefix. */
+int image_find(const char *state_dir, const char *name, struct image_info *out,
+	       struct moat_error *err);
+/* Every image in the store; caller frees with image_list_free. */
+int image_list(const char *state_dir, struct image_info **out, size_t *n,
+	       struct moat_error *err);
+void image_list_free(struct image_info *v, size_t n);
+int image_remove(const char *state_dir, const char *name, struct moat_error *err);
+void image_info_release(struct image_info *i);
+
+/* ---- pods ------------------------------------------------------------------ */
+
+struct json_t;
+
+struct pod_options {
+	const char *state_dir;	     /* runtime_state_dir() */
+	const char *seccomp_default; /* the RuntimeDefault profile (Docker format) */
+	int level;		     /* enum pss_level for admission */
+	const char *accel;	     /* "auto", "kvm", "tcg" */
+	const char *guest_dir;	     /* vmlinuz and initrd.img */
+};
+
+#define POD_SECCOMP_DEFAULT "/usr/share/containers/seccomp.json"
+
+/* What `pod run` has decided from a manifest. */
+struct pod_plan {
+	char name[64];
+	struct json_t *run;    /* the RUN message: holds secret values */
+	struct json_t *record; /* the same without values, kept in the state dir */
+	struct image_info images[32];
+	char *image_refs[32];
+	size_t nimages;
+	unsigned cpu_milli, vcpus, mem_mib;
+	uint64_t mem_bytes, disk_bytes;
+};
+
+/* Admission and planning.  -1 with err: errnum EPERM when admission refused
+ * the pod (every refusal, file:line:col, field, rule), else bad input. */
+int pod_plan_build(const char *file, const char *buf, size_t len, const struct pod_options *o,
+		   struct pod_plan *plan, struct moat_error *err);
+void pod_plan_release(struct pod_plan *p);
+/* ---- the VM -------------------------------------------------------------- */
+
+struct vm_disk {
+	const char *path;
+	const char *serial; /* how the guest finds it */
+	bool readonly;
+};
+
+struct vm_config {
+	const char *name, *dir, *guest_dir, *accel;
+	unsigned vcpus, mem_mib;
+	struct vm_disk disks[33];
+	size_t ndisks;
+};
+
+/* "auto": kvm where the CPU shows vmx/svm and /dev/kvm opens, else tcg;
+ * why says which reason held.  -1 for an unknown want. */
+int vm_pick_accel(const char *want, char *out, size_t n, char *why, size_t wn);
+/* --guest-dir, $MOAT_GUEST_DIR, build/guest beside the binary, or installed. */
+const char *vm_guest_dir(const char *opt, char *buf, size_t n);
+/* QEMU's argv for the pod; free with vm_argv_free. */
+char **vm_argv(const struct vm_config *c);
+void vm_argv_free(char **v);
+
+/* ---- pod operations (pod.c) ------------------------------------------------ */
+
+struct pod_run_result {
+	char name[64];
+	char accel[8], accel_why[128];
+	char phase[16];	       /* Running, or Failed/Succeeded if it ended first */
+	long long started_ms, running_ms; /* wall clock: fork of the shim, first container */
+};
+
+/* Admits, plans, creates the pod's state and disk, and starts its shim and
+ * VM; returns once the first container runs (or the pod failed first).
+ * -1: err (EPERM: refused by admission; EEXIST: the pod exists). */
+int pod_run(const char *file, const struct pod_options *o, struct pod_run_result *res,
+	    struct moat_error *err);
+int pod_inspect(const struct pod_options *o, const char *name, struct json_t **out,
+		struct moat_error *err);
+int pod_list(const struct pod_options *o, struct json_t **out, struct moat_error *err);
+int pod_wait(const struct pod_options *o, const char *name, struct json_t **out,
+	     struct moat_error *err);
+/* Copies the container's CRI log, read through the agent, to outfd. */
+int pod_logs(const struct pod_options *o, const char *name, const char *container, bool follow,
+	     int outfd, struct moat_error *err);
+/* Runs argv in the container; stdin, stdout and stderr forwarded. */
+int pod_exec(const struct pod_options *o, const char *name, const char *container,
+	     char *const argv[], int *exit_code, struct moat_error *err);
+/* 0 stopped, 1 it was not running. */
+int pod_stop(const struct pod_options *o, const char *name, struct moat_error *err);
+int pod_rm(const struct pod_options *o, const char *name, bool force, struct moat_error *err);
+int pod_state_write(const char *dir, struct json_t *st);
+
+/* Overwrites every string in a JSON tree (secrets) before it is freed. */
+void json_scrub(struct json_t *j);
+
+int image_cmd(int argc, char **argv);
+int pod_cmd(int argc, char **argv);
+
+#endif
