@@ -5,6 +5,7 @@
 #include "../bench/bench.h"
 #include "../enforcer/enforcer.h"
 #include "../policy/policy.h"
+#include "../runtime/runtime.h"
 
 static const struct moat_command commands[] = {
 	{ "policy", "check Kubernetes manifests against the Pod Security Standards "
@@ -15,6 +16,8 @@ static const struct moat_command commands[] = {
 	{ "seccomp", "compile Docker/OCI seccomp profiles, or run a command under one",
 	  seccomp_cmd },
 	{ "caps", "show a process's capabilities, no_new_privs and seccomp mode", caps_cmd },
+	{ "pod", "run Kubernetes pods as share-nothing QEMU guests", pod_cmd },
+	{ "image", "import OCI and Docker images as read-only pod disks", image_cmd },
 };
 
 static void usage(FILE *out)

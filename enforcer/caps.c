@@ -58,30 +58,54 @@ char *caps_format(cap_mask m)
 
 int caps_keep(cap_mask keep, struct moat_error *err)
 {
-	int last = caps_last();
 	/* Only what this process holds can be kept: ALL means all of those. */
 	struct proc_caps now;
 	if (caps_read(getpid(), &now, err) < 0)
 		return -1;
 	keep &= now.permitted;
+	return caps_apply(keep, keep, CAPS_AMBIENT | CAPS_NO_NEW_PRIVS, err);
+}
+
+int caps_apply(cap_mask bounding, cap_mask sets, unsigned flags, struct moat_error *err)
+{
+	int last = caps_last();
+	cap_t caps = cap_get_proc();
+	if (!caps)
+		return moat_error_sys(err, errno, "cap_get_proc");
+	/* Dropping from the bounding set takes CAP_SETPCAP in the effective
+	 * set: raise everything permitted first (after a setuid to non-root
+	 * with keepcaps, the effective set is empty). */
+	cap_value_t all[64];
+	int nall = 0;
+	for (int c = 0; c <= last && nall < 64; c++) {
+		cap_flag_value_t v = CAP_CLEAR;
+		if (cap_get_flag(caps, (cap_value_t)c, CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+			all[nall++] = (cap_value_t)c;
+	}
+	int r = 0;
+	if (nall && (cap_set_flag(caps, CAP_EFFECTIVE, nall, all, CAP_SET) < 0 ||
+		     cap_set_proc(caps) < 0))
+		r = moat_error_sys(err, errno, "raising the effective set");
+	cap_free(caps);
+	if (r < 0)
+		return r;
 	/* The bounding set first, while CAP_SETPCAP is still ours: it limits
 	 * what any later execve can grant. */
 	for (int c = 0; c <= last; c++) {
-		if (keep & ((cap_mask)1 << c))
+		if (bounding & ((cap_mask)1 << c))
 			continue;
 		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1 && cap_drop_bound((cap_value_t)c) < 0)
 			return moat_error_sys(err, errno, "dropping %s from the bounding set",
 					      cap_to_name((cap_value_t)c));
 	}
-	cap_t caps = cap_init();
+	caps = cap_init();
 	if (!caps)
 		return moat_error_sys(err, errno, "cap_init");
 	cap_value_t list[64];
 	int n = 0;
 	for (int c = 0; c <= last; c++)
-		if (keep & ((cap_mask)1 << c))
+		if (sets & bounding & ((cap_mask)1 << c))
 			list[n++] = (cap_value_t)c;
-	int r = 0;
 	if (n && (cap_set_flag(caps, CAP_PERMITTED, n, list, CAP_SET) < 0 ||
 		  cap_set_flag(caps, CAP_EFFECTIVE, n, list, CAP_SET) < 0 ||
 		  cap_set_flag(caps, CAP_INHERITABLE, n, list, CAP_SET) < 0))
@@ -91,15 +115,15 @@ int caps_keep(cap_mask keep, struct moat_error *err)
 	cap_free(caps);
 	if (r < 0)
 		return r;
-	/* Ambient: exactly the kept ones, so they survive execve for a
-	 * non-root program; nothing else. */
+	/* Ambient: exactly the kept ones when asked, so they survive execve for
+	 * a non-root program; otherwise nothing. */
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return moat_error_sys(err, errno, "clearing the ambient set");
-	for (int i = 0; i < n; i++)
+	for (int i = 0; (flags & CAPS_AMBIENT) && i < n; i++)
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, list[i], 0, 0) < 0)
 			return moat_error_sys(err, errno, "raising %s in the ambient set",
 					      cap_to_name(list[i]));
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	if ((flags & CAPS_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return moat_error_sys(err, errno, "setting no_new_privs");
 	return 0;
 }

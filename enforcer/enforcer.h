@@ -68,6 +68,14 @@ int seccomp_ctx_load(void *ctx, struct moat_error *err);
  * what it executes can never regain a capability. */
 int caps_keep(cap_mask keep, struct moat_error *err);
 
+/* The general form: the bounding set becomes bounding; permitted, effective
+ * and inheritable become sets (within bounding); CAPS_AMBIENT raises those
+ * in the ambient set too; CAPS_NO_NEW_PRIVS sets no_new_privs.  Needs
+ * CAP_SETPCAP in the permitted set.  A container runtime calls it after
+ * setting uids with keepcaps, passing sets 0 for a non-root user. */
+enum { CAPS_AMBIENT = 1, CAPS_NO_NEW_PRIVS = 2 };
+int caps_apply(cap_mask bounding, cap_mask sets, unsigned flags, struct moat_error *err);
+
 struct proc_caps {
 	cap_mask inheritable, permitted, effective, bounding, ambient;
 	int no_new_privs, seccomp; /* -1 when the kernel does not say */

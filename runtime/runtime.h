@@ -72,13 +72,14 @@ struct json_t;
 
 struct pod_options {
 	const char *state_dir;	     /* runtime_state_dir() */
-	const char *seccomp_default; /* the RuntimeDefault profile (Docker format) */
+	const char *seccomp_default; /* RuntimeDefault (Docker format); NULL: built in */
 	int level;		     /* enum pss_level for admission */
 	const char *accel;	     /* "auto", "kvm", "tcg" */
 	const char *guest_dir;	     /* vmlinuz and initrd.img */
 };
 
-#define POD_SECCOMP_DEFAULT "/usr/share/containers/seccomp.json"
+/* moat's RuntimeDefault profile (runtime/seccomp-default.json), built in. */
+const char *runtime_seccomp_default(size_t *len);
 
 /* What `pod run` has decided from a manifest. */
 struct pod_plan {

@@ -1,0 +1,948 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Pods: the state directory, the shim that owns each pod's VM, and the
+ * operations the CLI offers.
+ *
+ * STATE/pods/NAME/
+ *   pod.json      the record (no secret values) and the status; written
+ *                 whole, atomically (temp file + rename), by one writer
+ *   disk.img      the pod's ephemeral disk (sparse ext4), destroyed by rm
+ *   console.log   the guest's serial console
+ *   ctl.sock      QEMU's end of the virtio-serial port (root only)
+ *   api.sock      the shim's socket for logs, exec, stop and wait
+ *
+ * The shim is `moat pod run` forked and detached: it starts QEMU (which dies
+ * with it), speaks to the agent, keeps pod.json current and serves
+ * api.sock.  Everything the guest sends is bounded and checked before use:
+ * a pod may be hostile.
+ */
+#include "runtime.h"
+
+#include "runtime/proto.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CLIENTS 16
+
+static char *pod_dir(const struct pod_options *o, const char *name)
+{
+	return xasprintf("%s/pods/%s", o->state_dir, name);
+}
+
+static long long now_ms_real(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int pod_state_write(const char *dir, json_t *st)
+{
+	char tmp[4200], path[4200];
+	snprintf(tmp, sizeof(tmp), "%s/.pod.json.tmp", dir);
+	snprintf(path, sizeof(path), "%s/pod.json", dir);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	char *text = json_dumps(st, JSON_INDENT(2));
+	size_t len = text ? strlen(text) : 0;
+	int r = text && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
+			fsync(fd) == 0
+		? 0
+		: -1;
+	free(text);
+	close(fd);
+	return r == 0 ? rename(tmp, path) : -1;
+}
+
+static json_t *pod_state_read(const char *dir, struct moat_error *err)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/pod.json", dir);
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	if (!j)
+		moat_error_set(err, errno == ENOENT ? ENOENT : EBADMSG, "%s: %s", path, je.text);
+	return j;
+}
+
+static bool final_phase(const char *phase)
+{
+	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+}
+
+/* ---- the shim ------------------------------------------------------------------ */
+
+struct client {
+	int fd;
+	uint32_t stream; /* the guest stream it is bound to; 0: none yet */
+	bool wait;	 /* waits for the pod's end */
+};
+
+struct shim {
+	const char *dir;
+	json_t *st;
+	char *run; /* the RUN message text, until sent; then scrubbed */
+	size_t run_len;
+	int ctl, api, notify;
+	pid_t qemu;
+	struct client clients[MAX_CLIENTS];
+	uint32_t next_stream;
+	bool stopping;
+};
+
+static void shim_save(struct shim *s)
+{
+	pod_state_write(s->dir, s->st);
+}
+
+static void shim_notify(struct shim *s, const char *what)
+{
+	if (s->notify >= 0) {
+		(void)!write(s->notify, what, strlen(what));
+		close(s->notify);
+		s->notify = -1;
+	}
+}
+
+static json_t *container_status(struct shim *s, const char *name)
+{
+	json_t *cs = json_object_get(s->st, "containers");
+	return name ? json_object_get(cs, name) : NULL;
+}
+
+/* The pod's end: every app container done, none restarting. */
+static void shim_finish(struct shim *s, const char *phase, const char *reason)
+{
+	const char *now = json_string_value(json_object_get(s->st, "phase"));
+	if (!final_phase(now)) {
+		json_object_set_new(s->st, "phase", json_string(phase));
+		if (reason)
+			json_object_set_new(s->st, "reason", json_string(reason));
+		json_object_set_new(s->st, "finishedAt", json_integer(now_ms_real() / 1000));
+		shim_save(s);
+	}
+	shim_notify(s, phase);
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (s->clients[i].fd > 0 && s->clients[i].wait) {
+			char *text = json_dumps(s->st, JSON_COMPACT);
+			proto_write(s->clients[i].fd, PROTO_JSON, 0, text, strlen(text));
+			free(text);
+			close(s->clients[i].fd);
+			s->clients[i].fd = 0;
+		}
+}
+
+/* A message from the guest: checked field by field before use. */
+static void shim_guest_json(struct shim *s, struct proto_frame *f)
+{
+	json_error_t je;
+	json_t *m = json_loadb((const char *)f->data, f->len, JSON_REJECT_DUPLICATES, &je);
+	const char *type = json_string_value(json_object_get(m, "type"));
+	if (!json_is_object(m) || !type) {
+		json_decref(m);
+		return;
+	}
+	if (f->stream) {
+		/* For a client's stream (exec's exit, an error): pass it on. */
+		for (int i = 0; i < MAX_CLIENTS; i++)
+			if (s->clients[i].fd > 0 && s->clients[i].stream == f->stream) {
+				proto_write(s->clients[i].fd, PROTO_JSON, 0, f->data, f->len);
+				if (strcmp(type, "exit") == 0 || strcmp(type, "error") == 0) {
+					close(s->clients[i].fd);
+					s->clients[i].fd = 0;
+				}
+			}
+		json_decref(m);
+		return;
+	}
+	long long boot = json_integer_value(json_object_get(m, "bootMs"));
+	if (boot < 0 || boot > 86400000ll * 365)
+		boot = 0;
+	if (strcmp(type, "hello") == 0 && s->run) {
+		json_object_set_new(s->st, "guestBootMs", json_integer(boot));
+		json_object_set_new(s->st, "agentReadyMs",
+				    json_integer(json_integer_value(json_object_get(m, "readyMs"))));
+		proto_write(s->ctl, PROTO_JSON, 0, s->run, s->run_len);
+		/* The host's copy of the secrets goes once sent. */
+		explicit_bzero(s->run, s->run_len);
+		free(s->run);
+		s->run = NULL;
+		shim_save(s);
+	} else if (strcmp(type, "started") == 0 || strcmp(type, "exited") == 0) {
+		json_t *c = container_status(s, json_string_value(json_object_get(m, "container")));
+		if (!c) {
+			json_decref(m);
+			return; /* not a container of this pod: ignored */
+		}
+		if (strcmp(type, "started") == 0) {
+			json_object_set_new(c, "state", json_string("running"));
+			json_object_set_new(c, "startedBootMs", json_integer(boot));
+			json_object_set_new(c, "startedAt", json_integer(now_ms_real()));
+			long long restarts = json_integer_value(json_object_get(m, "restarts"));
+			json_object_set_new(c, "restarts",
+					    json_integer(restarts >= 0 && restarts < 1000000 ? restarts : 0));
+			if (!json_object_get(s->st, "firstStartMs")) {
+				json_object_set_new(s->st, "firstStartMs", json_integer(now_ms_real()));
+				json_object_set_new(s->st, "firstStartBootMs", json_integer(boot));
+			}
+			json_object_set_new(s->st, "phase", json_string("Running"));
+			shim_save(s);
+			shim_notify(s, "Running");
+		} else {
+			long long code = json_integer_value(json_object_get(m, "exitCode"));
+			if (code < 0 || code > 255 + 128)
+				code = 255;
+			bool restarting = json_is_true(json_object_get(m, "restarting"));
+			json_object_set_new(c, "state", json_string(restarting ? "waiting" : "terminated"));
+			json_object_set_new(c, "exitCode", json_integer(code));
+			shim_save(s);
+		}
+	} else if (strcmp(type, "podDone") == 0) {
+		bool ok = true;
+		const char *k;
+		json_t *c;
+		json_object_foreach(json_object_get(s->st, "containers"), k, c) {
+			if (json_integer_value(json_object_get(c, "exitCode")) != 0 ||
+			    !json_object_get(c, "exitCode"))
+				ok = false;
+		}
+		shim_finish(s, ok ? "Succeeded" : "Failed", ok ? NULL : "a container failed");
+	} else if (strcmp(type, "podFailed") == 0) {
+		shim_finish(s, "Failed", "the guest agent could not set the pod up (console.log)");
+	} else if (strcmp(type, "log") == 0) {
+		const char *msg = json_string_value(json_object_get(m, "message"));
+		if (msg) {
+			json_t *logs = json_object_get(s->st, "agentLog");
+			if (!logs)
+				json_object_set_new(s->st, "agentLog", logs = json_array());
+			if (json_array_size(logs) < 50)
+				json_array_append_new(logs, json_stringn(msg, strnlen(msg, 300)));
+			shim_save(s);
+		}
+	}
+	json_decref(m);
+}
+
+static void shim_client_frame(struct shim *s, struct client *c, struct proto_frame *f)
+{
+	if (f->type == PROTO_JSON && !c->stream && !c->wait) {
+		json_t *m = json_loadb((const char *)f->data, f->len, 0, NULL);
+		const char *op = json_string_value(json_object_get(m, "op"));
+		if (op && strcmp(op, "wait") == 0) {
+			c->wait = true;
+			if (final_phase(json_string_value(json_object_get(s->st, "phase"))))
+				shim_finish(s, json_string_value(json_object_get(s->st, "phase")), NULL);
+		} else if (op && strcmp(op, "stop") == 0) {
+			s->stopping = true;
+			static const char shutdown[] = "{\"op\":\"shutdown\"}";
+			proto_write(s->ctl, PROTO_JSON, 0, shutdown, sizeof(shutdown) - 1);
+			c->wait = true;
+		} else if (op && (strcmp(op, "logs") == 0 || strcmp(op, "exec") == 0)) {
+			c->stream = ++s->next_stream;
+			proto_write(s->ctl, PROTO_JSON, c->stream, f->data, f->len);
+		}
+		json_decref(m);
+		return;
+	}
+	if (c->stream && (f->type == PROTO_IN || f->type == PROTO_EOF))
+		proto_write(s->ctl, f->type, c->stream, f->data, f->len);
+}
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	mode_t old = umask(077); /* only root opens the pod's sockets */
+	int r = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(fd, 8) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static const char *qemu_end_reason(const char *dir, int status, bool stopping, char *buf,
+				   size_t n)
+{
+	if (stopping)
+		return "Stopped";
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/console.log", dir);
+	char *log = NULL;
+	size_t len = 0;
+	struct moat_error e = { 0 };
+	bool panic = read_file(path, 4 << 20, &log, &len, &e) == 0 && log &&
+		     memmem(log, len, "Kernel panic", 12);
+	free(log);
+	if (panic)
+		return "GuestPanic: the guest kernel panicked (console.log)";
+	if (WIFSIGNALED(status))
+		snprintf(buf, n, "VMKilled: qemu was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, n, "VMExited: qemu exited with status %d before the pod finished",
+			 WEXITSTATUS(status));
+	return buf;
+}
+
+static void shim_main(struct shim *s, char **qargv)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/qemu.log", s->dir);
+	int qlog = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	s->qemu = fork();
+	if (s->qemu == 0) {
+		/* QEMU dies with its shim: no VM outlives the process that
+		 * tracks it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int null = open("/dev/null", O_RDONLY);
+		dup2(null, 0);
+		dup2(qlog, 1);
+		dup2(qlog, 2);
+		execvp(qargv[0], qargv);
+		dprintf(2, "exec %s: %s\n", qargv[0], strerror(errno));
+		_exit(127);
+	}
+	if (qlog >= 0)
+		close(qlog);
+	json_object_set_new(s->st, "qemuPid", json_integer(s->qemu));
+	json_object_set_new(s->st, "shimPid", json_integer(getpid()));
+	shim_save(s);
+	snprintf(path, sizeof(path), "%s/ctl.sock", s->dir);
+	s->ctl = -1;
+	for (int i = 0; i < 500 && s->ctl < 0; i++) {
+		s->ctl = connect_unix(path);
+		if (s->ctl < 0)
+			usleep(10000);
+	}
+	snprintf(path, sizeof(path), "%s/api.sock", s->dir);
+	s->api = listen_unix(path);
+	if (s->ctl < 0) {
+		kill(s->qemu, SIGKILL);
+		shim_finish(s, "Failed", "VMExited: qemu did not start (qemu.log)");
+		_exit(0);
+	}
+	for (;;) {
+		struct pollfd p[3 + MAX_CLIENTS];
+		int idx[3 + MAX_CLIENTS];
+		nfds_t n = 0;
+		p[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = s->ctl, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = s->api, .events = POLLIN };
+		for (int i = 0; i < MAX_CLIENTS; i++)
+			if (s->clients[i].fd > 0) {
+				idx[n] = i;
+				p[n++] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLIN };
+			}
+		if (poll(p, n, -1) < 0)
+			continue;
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGTERM && !s->stopping) {
+					s->stopping = true;
+					static const char shutdown[] = "{\"op\":\"shutdown\"}";
+					proto_write(s->ctl, PROTO_JSON, 0, shutdown, sizeof(shutdown) - 1);
+				}
+			}
+			int status;
+			if (waitpid(s->qemu, &status, WNOHANG) == s->qemu) {
+				char buf[128];
+				const char *reason = qemu_end_reason(s->dir, status, s->stopping, buf,
+								     sizeof(buf));
+				json_object_set_new(s->st, "vm", json_string("stopped"));
+				if (!final_phase(json_string_value(json_object_get(s->st, "phase"))))
+					shim_finish(s, "Failed", reason);
+				else
+					shim_save(s);
+				shim_finish(s, json_string_value(json_object_get(s->st, "phase")), NULL);
+				for (int i = 0; i < MAX_CLIENTS; i++)
+					if (s->clients[i].fd > 0)
+						close(s->clients[i].fd);
+				snprintf(path, sizeof(path), "%s/api.sock", s->dir);
+				unlink(path);
+				_exit(0);
+			}
+		}
+		if (p[1].revents & (POLLIN | POLLHUP)) {
+			struct proto_frame f;
+			const char *why;
+			if (proto_read(s->ctl, &f, &why) < 0) {
+				if (errno == EBADMSG) {
+					/* A guest that breaks the protocol is not trusted
+					 * further: its VM goes. */
+					json_object_set_new(s->st, "reason", json_string(why));
+					kill(s->qemu, SIGKILL);
+				}
+				close(s->ctl);
+				s->ctl = -1;
+				p[1].fd = -1;
+				struct pollfd wait_q = { .fd = sfd, .events = POLLIN };
+				poll(&wait_q, 1, 5000);
+				kill(s->qemu, SIGKILL);
+				continue;
+			}
+			if (f.type == PROTO_JSON) {
+				shim_guest_json(s, &f);
+			} else if (f.stream) {
+				for (int i = 0; i < MAX_CLIENTS; i++)
+					if (s->clients[i].fd > 0 && s->clients[i].stream == f.stream) {
+						proto_write(s->clients[i].fd, f.type, 0, f.data, f.len);
+						if (f.type == PROTO_EOF) {
+							close(s->clients[i].fd);
+							s->clients[i].fd = 0;
+						}
+					}
+			}
+			proto_frame_release(&f);
+		}
+		if (p[2].revents & POLLIN) {
+			int c = accept4(s->api, NULL, NULL, SOCK_CLOEXEC);
+			int slot = -1;
+			for (int i = 0; i < MAX_CLIENTS && slot < 0; i++)
+				if (s->clients[i].fd <= 0)
+					slot = i;
+			if (c >= 0 && slot < 0)
+				close(c);
+			else if (c >= 0)
+				s->clients[slot] = (struct client){ .fd = c };
+		}
+		for (nfds_t k = 3; k < n; k++) {
+			if (!(p[k].revents & (POLLIN | POLLHUP)))
+				continue;
+			struct client *c = &s->clients[idx[k]];
+			if (c->fd <= 0)
+				continue;
+			struct proto_frame f;
+			const char *why;
+			if (proto_read(c->fd, &f, &why) < 0) {
+				if (c->stream) /* the client went: end its stdin */
+					proto_write(s->ctl, PROTO_EOF, c->stream, NULL, 0);
+				close(c->fd);
+				c->fd = 0;
+				continue;
+			}
+			shim_client_frame(s, c, &f);
+			proto_frame_release(&f);
+		}
+	}
+}
+
+/* ---- operations ---------------------------------------------------------------- */
+
+static int run_tool(char *const argv[], struct moat_error *err)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return moat_error_sys(err, errno, "fork");
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return moat_error_set(err, EIO, "%s failed (status %d)", argv[0],
+				      WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	return 0;
+}
+
+static void rm_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d) {
+		unlink(path);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char sub[4400];
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		if (e->d_type == DT_DIR)
+			rm_tree(sub);
+		else
+			unlink(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+int pod_run(const char *file, const struct pod_options *o, struct pod_run_result *res,
+	    struct moat_error *err)
+{
+	memset(res, 0, sizeof(*res));
+	char *buf = NULL;
+	size_t len = 0;
+	if (read_file(file, 16 << 20, &buf, &len, err) < 0)
+		return -1;
+	struct pod_plan plan;
+	int r = pod_plan_build(file, buf, len, o, &plan, err);
+	explicit_bzero(buf, len); /* the file may hold Secrets */
+	free(buf);
+	if (r < 0)
+		return -1;
+	char gbuf[4200];
+	const char *guest = vm_guest_dir(o->guest_dir, gbuf, sizeof(gbuf));
+	char kpath[4300];
+	snprintf(kpath, sizeof(kpath), "%s/vmlinuz", guest);
+	if (access(kpath, R_OK) < 0) {
+		pod_plan_release(&plan);
+		return moat_error_set(err, ENOENT, "no guest kernel at %s (make guest fetches "
+						   "Debian's cloud kernel)",
+				      kpath);
+	}
+	char why[128];
+	if (vm_pick_accel(o->accel, res->accel, sizeof(res->accel), why, sizeof(why)) < 0) {
+		pod_plan_release(&plan);
+		return moat_error_set(err, EINVAL, "--accel %s: expected auto, kvm or tcg", o->accel);
+	}
+	snprintf(res->accel_why, sizeof(res->accel_why), "%s", why);
+	snprintf(res->name, sizeof(res->name), "%s", plan.name);
+	char *pods = xasprintf("%s/pods", o->state_dir);
+	mkdir(o->state_dir, 0700);
+	mkdir(pods, 0700);
+	free(pods);
+	char *dir = pod_dir(o, plan.name);
+	if (mkdir(dir, 0700) < 0) {
+		int e = errno;
+		pod_plan_release(&plan);
+		moat_error_sys(err, e == EEXIST ? EEXIST : e, "pod %s%s", res->name,
+			       e == EEXIST ? " exists (moat pod rm it first)" : "");
+		free(dir);
+		return -1;
+	}
+	/* The ephemeral disk: sparse, ext4, the pod's alone. */
+	char disk[4300], size[32];
+	snprintf(disk, sizeof(disk), "%s/disk.img", dir);
+	snprintf(size, sizeof(size), "%lluk", (unsigned long long)(plan.disk_bytes >> 10));
+	char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1",
+			 "-m", "0", disk, size, NULL };
+	int fd = open(disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)plan.disk_bytes) < 0 || run_tool(mkfs, err) < 0) {
+		if (fd >= 0)
+			close(fd);
+		if (!err->msg[0])
+			moat_error_sys(err, errno, "%s", disk);
+		moat_error_wrap(err, "creating the pod's disk");
+		goto fail;
+	}
+	close(fd);
+	struct vm_config vc = { .name = plan.name, .dir = dir, .guest_dir = guest,
+				.accel = res->accel, .vcpus = plan.vcpus, .mem_mib = plan.mem_mib };
+	json_t *disks = json_array();
+	char serials[33][24];
+	for (size_t i = 0; i < plan.nimages; i++) {
+		snprintf(serials[i], sizeof(serials[i]), "img%zu", i);
+		vc.disks[vc.ndisks++] = (struct vm_disk){ plan.images[i].disk, serials[i], true };
+		char at[32];
+		snprintf(at, sizeof(at), "/images/%zu", i);
+		json_array_append_new(disks, json_pack("{s:s, s:s, s:s}", "serial", serials[i], "fs",
+						      plan.images[i].fstype, "mount", at));
+	}
+	vc.disks[vc.ndisks++] = (struct vm_disk){ disk, "ephemeral", false };
+	json_array_append_new(disks, json_pack("{s:s, s:s, s:s, s:b}", "serial", "ephemeral", "fs",
+					      "ext4", "mount", "/pod", "ephemeral", 1));
+	json_object_set_new(plan.run, "disks", disks);
+	/* The record: the spec without values, and the status. */
+	json_t *st = json_pack("{s:s, s:O, s:s, s:s, s:s, s:I, s:s}", "name", plan.name, "spec",
+			       plan.record, "phase", "Pending", "accel", res->accel, "accelReason",
+			       why, "createdAt", (json_int_t)(now_ms_real() / 1000), "file", file);
+	json_object_set_new(st, "vm", json_string("running"));
+	json_t *cstat = json_object();
+	static const char *const lists[] = { "initContainers", "containers" };
+	for (int l = 0; l < 2; l++) {
+		size_t i;
+		json_t *c;
+		json_array_foreach(json_object_get(plan.run, lists[l]), i, c)
+			json_object_set_new(cstat, json_string_value(json_object_get(c, "name")),
+					    json_pack("{s:s, s:b}", "state", "waiting", "init", l == 0));
+	}
+	json_object_set_new(st, "containers", cstat);
+	json_t *imgs = json_array();
+	for (size_t i = 0; i < plan.nimages; i++)
+		json_array_append_new(imgs, json_pack("{s:s, s:s}", "ref", plan.image_refs[i], "id",
+						      plan.images[i].id));
+	json_object_set_new(st, "images", imgs);
+	if (pod_state_write(dir, st) < 0) {
+		json_decref(st);
+		moat_error_sys(err, errno, "writing %s/pod.json", dir);
+		goto fail;
+	}
+	char **qargv = vm_argv(&vc);
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		vm_argv_free(qargv);
+		json_decref(st);
+		moat_error_sys(err, errno, "pipe");
+		goto fail;
+	}
+	res->started_ms = now_ms_real();
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* The shim: its own session, none of the caller's terminal. */
+		close(pfd[0]);
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		struct shim s = { .dir = dir, .st = st, .notify = pfd[1] };
+		s.run = json_dumps(plan.run, JSON_COMPACT);
+		s.run_len = s.run ? strlen(s.run) : 0;
+		pod_plan_release(&plan);
+		shim_main(&s, qargv);
+		_exit(0);
+	}
+	close(pfd[1]);
+	vm_argv_free(qargv);
+	json_decref(st);
+	pod_plan_release(&plan);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	/* Wait for the first container to run, or the pod to fail first. */
+	char what[32] = "";
+	ssize_t n = read(pfd[0], what, sizeof(what) - 1);
+	close(pfd[0]);
+	what[n > 0 ? n : 0] = '\0';
+	res->running_ms = now_ms_real();
+	snprintf(res->phase, sizeof(res->phase), "%s", what[0] ? what : "Failed");
+	free(dir);
+	return 0;
+fail:
+	pod_plan_release(&plan);
+	rm_tree(dir);
+	free(dir);
+	return -1;
+}
+
+/* The status as a reader sees it: a pod whose shim is gone without saying
+ * so has failed. */
+int pod_inspect(const struct pod_options *o, const char *name, json_t **out,
+		struct moat_error *err)
+{
+	if (!name || strchr(name, '/') || name[0] == '.')
+		return moat_error_set(err, EINVAL, "'%s' is not a pod name", name ? name : "");
+	char *dir = pod_dir(o, name);
+	json_t *st = pod_state_read(dir, err);
+	free(dir);
+	if (!st) {
+		if (err->errnum == ENOENT)
+			moat_error_set(err, ENOENT, "no pod %s", name);
+		return -1;
+	}
+	pid_t shim = (pid_t)json_integer_value(json_object_get(st, "shimPid"));
+	const char *phase = json_string_value(json_object_get(st, "phase"));
+	if (!final_phase(phase) && shim > 0 && kill(shim, 0) < 0 && errno == ESRCH) {
+		json_object_set_new(st, "phase", json_string("Failed"));
+		json_object_set_new(st, "reason", json_string("ShimExited: moat's process for this "
+							      "pod is gone, and its VM with it"));
+		json_object_set_new(st, "vm", json_string("stopped"));
+	}
+	*out = st;
+	return 0;
+}
+
+static int strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int pod_list(const struct pod_options *o, json_t **out, struct moat_error *err)
+{
+	*out = json_array();
+	char *pods = xasprintf("%s/pods", o->state_dir);
+	DIR *d = opendir(pods);
+	free(pods);
+	if (!d)
+		return errno == ENOENT ? 0 : moat_error_sys(err, errno, "%s/pods", o->state_dir);
+	struct dirent *e;
+	char *names[1024];
+	size_t n = 0;
+	while ((e = readdir(d)) && n < ARRAY_SIZE(names))
+		if (e->d_name[0] != '.')
+			names[n++] = xstrdup(e->d_name);
+	closedir(d);
+	qsort(names, n, sizeof(*names), strcmp_ptr);
+	for (size_t i = 0; i < n; i++) {
+		json_t *st;
+		struct moat_error e2 = { 0 };
+		if (pod_inspect(o, names[i], &st, &e2) == 0)
+			json_array_append_new(*out, st);
+		free(names[i]);
+	}
+	return 0;
+}
+
+/* Connects to a pod's shim and sends one request. */
+static int api_open(const struct pod_options *o, const char *name, json_t *req,
+		    struct moat_error *err)
+{
+	json_t *st;
+	if (pod_inspect(o, name, &st, err) < 0)
+		return -1;
+	bool up = strcmp(json_string_value(json_object_get(st, "vm")) ?: "", "running") == 0;
+	json_decref(st);
+	char path[4300];
+	snprintf(path, sizeof(path), "%s/pods/%s/api.sock", o->state_dir, name);
+	int fd = up ? connect_unix(path) : -1;
+	if (fd < 0)
+		return moat_error_set(err, ESRCH, "pod %s: its VM is not running, so its agent "
+						  "cannot be asked",
+				      name);
+	char *text = json_dumps(req, JSON_COMPACT);
+	int r = proto_write(fd, PROTO_JSON, 0, text, strlen(text));
+	free(text);
+	if (r < 0) {
+		close(fd);
+		return moat_error_sys(err, errno, "pod %s: talking to its shim", name);
+	}
+	return fd;
+}
+
+int pod_logs(const struct pod_options *o, const char *name, const char *container, bool follow,
+	     int outfd, struct moat_error *err)
+{
+	json_t *st;
+	if (pod_inspect(o, name, &st, err) < 0)
+		return -1;
+	json_t *cs = json_object_get(st, "containers");
+	if (!container) {
+		/* The only container, or the first app container. */
+		json_t *spec = json_object_get(json_object_get(st, "spec"), "containers");
+		container = json_string_value(json_object_get(json_array_get(spec, 0), "name"));
+	}
+	bool known = container && json_object_get(cs, container);
+	char cname[64];
+	snprintf(cname, sizeof(cname), "%s", container ? container : "");
+	json_decref(st);
+	if (!known)
+		return moat_error_set(err, ENOENT, "pod %s has no container %s", name, cname);
+	json_t *req = json_pack("{s:s, s:s, s:b}", "op", "logs", "container", cname, "follow", follow);
+	int fd = api_open(o, name, req, err);
+	json_decref(req);
+	if (fd < 0)
+		return -1;
+	int r = 0;
+	for (;;) {
+		struct proto_frame f;
+		const char *why;
+		if (proto_read(fd, &f, &why) < 0)
+			break;
+		if (f.type == PROTO_OUT)
+			(void)!write(outfd, f.data, f.len);
+		else if (f.type == PROTO_JSON)
+			r = moat_error_set(err, EIO, "pod %s: %s", name, (char *)f.data);
+		bool eof = f.type == PROTO_EOF;
+		proto_frame_release(&f);
+		if (eof)
+			break;
+	}
+	close(fd);
+	return r;
+}
+
+int pod_exec(const struct pod_options *o, const char *name, const char *container,
+	     char *const argv[], int *exit_code, struct moat_error *err)
+{
+	json_t *st;
+	if (pod_inspect(o, name, &st, err) < 0)
+		return -1;
+	if (!container) {
+		json_t *spec = json_object_get(json_object_get(st, "spec"), "containers");
+		container = json_string_value(json_object_get(json_array_get(spec, 0), "name"));
+	}
+	char cname[64];
+	snprintf(cname, sizeof(cname), "%s", container ? container : "");
+	json_decref(st);
+	json_t *av = json_array();
+	for (size_t i = 0; argv[i]; i++)
+		json_array_append_new(av, json_string(argv[i]));
+	json_t *req = json_pack("{s:s, s:s, s:o}", "op", "exec", "container", cname, "argv", av);
+	int fd = api_open(o, name, req, err);
+	json_decref(req);
+	if (fd < 0)
+		return -1;
+	*exit_code = -1;
+	bool in_open = true;
+	int r = 0;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = in_open ? 0 : -1, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents & (POLLIN | POLLHUP)) {
+			char buf[PROTO_CHUNK];
+			ssize_t n = read(0, buf, sizeof(buf));
+			if (n > 0) {
+				proto_write(fd, PROTO_IN, 0, buf, (size_t)n);
+			} else {
+				proto_write(fd, PROTO_EOF, 0, NULL, 0);
+				in_open = false;
+			}
+		}
+		if (!(p[0].revents & (POLLIN | POLLHUP)))
+			continue;
+		struct proto_frame f;
+		const char *why;
+		if (proto_read(fd, &f, &why) < 0) {
+			if (*exit_code < 0)
+				r = moat_error_set(err, EIO, "pod %s: the session ended without an exit "
+							     "status",
+						   name);
+			break;
+		}
+		if (f.type == PROTO_OUT || f.type == PROTO_ERR) {
+			(void)!write(f.type == PROTO_OUT ? 1 : 2, f.data, f.len);
+		} else if (f.type == PROTO_JSON) {
+			json_t *m = json_loadb((const char *)f.data, f.len, 0, NULL);
+			const char *type = json_string_value(json_object_get(m, "type"));
+			if (type && strcmp(type, "exit") == 0) {
+				long long code = json_integer_value(json_object_get(m, "exitCode"));
+				*exit_code = code >= 0 && code < 256 ? (int)code : 255;
+			} else if (type && strcmp(type, "error") == 0) {
+				r = moat_error_set(err, ENOENT, "pod %s: %s", name,
+						   json_string_value(json_object_get(m, "message")));
+			}
+			json_decref(m);
+		}
+		proto_frame_release(&f);
+		if (*exit_code >= 0 || r < 0)
+			break;
+	}
+	close(fd);
+	return r;
+}
+
+/* Waits for the pod's end through its shim; the final status in *out. */
+int pod_wait(const struct pod_options *o, const char *name, json_t **out, struct moat_error *err)
+{
+	json_t *req = json_pack("{s:s}", "op", "wait");
+	int fd = api_open(o, name, req, err);
+	json_decref(req);
+	if (fd >= 0) {
+		struct proto_frame f;
+		const char *why;
+		if (proto_read(fd, &f, &why) == 0)
+			proto_frame_release(&f);
+		close(fd);
+	}
+	/* Read back what the shim wrote (its socket may be gone already). */
+	for (int i = 0; i < 100; i++) {
+		struct moat_error e2 = { 0 };
+		if (pod_inspect(o, name, out, &e2) < 0)
+			return moat_error_set(err, e2.errnum, "%s", e2.msg);
+		if (final_phase(json_string_value(json_object_get(*out, "phase"))))
+			return 0;
+		json_decref(*out);
+		usleep(50000);
+	}
+	return pod_inspect(o, name, out, err);
+}
+
+int pod_stop(const struct pod_options *o, const char *name, struct moat_error *err)
+{
+	json_t *st;
+	if (pod_inspect(o, name, &st, err) < 0)
+		return -1;
+	bool up = strcmp(json_string_value(json_object_get(st, "vm")) ?: "", "running") == 0;
+	pid_t shim = (pid_t)json_integer_value(json_object_get(st, "shimPid"));
+	json_decref(st);
+	if (!up)
+		return 1;
+	json_t *req = json_pack("{s:s}", "op", "stop");
+	struct moat_error e2 = { 0 };
+	int fd = api_open(o, name, req, &e2);
+	json_decref(req);
+	if (fd >= 0) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		poll(&p, 1, 8000);
+		close(fd);
+	}
+	/* The agent had its grace period; whatever is left is killed. */
+	for (int i = 0; i < 40 && shim > 0 && kill(shim, 0) == 0; i++)
+		usleep(50000);
+	if (shim > 0 && kill(shim, 0) == 0)
+		kill(shim, SIGKILL); /* QEMU dies with it */
+	return 0;
+}
+
+int pod_rm(const struct pod_options *o, const char *name, bool force, struct moat_error *err)
+{
+	json_t *st;
+	if (pod_inspect(o, name, &st, err) < 0)
+		return -1;
+	bool up = strcmp(json_string_value(json_object_get(st, "vm")) ?: "", "running") == 0;
+	pid_t shim = (pid_t)json_integer_value(json_object_get(st, "shimPid"));
+	pid_t qemu = (pid_t)json_integer_value(json_object_get(st, "qemuPid"));
+	json_decref(st);
+	if (up && !force)
+		return moat_error_set(err, EBUSY, "pod %s is running: stop it first, or rm -f",
+				      name);
+	if (up) {
+		if (shim > 0)
+			kill(shim, SIGKILL);
+		/* The shim's death takes QEMU; wait for it to be gone. */
+		for (int i = 0; i < 100 && qemu > 0 && kill(qemu, 0) == 0; i++)
+			usleep(20000);
+	}
+	char *dir = pod_dir(o, name);
+	rm_tree(dir);
+	free(dir);
+	return 0;
+}

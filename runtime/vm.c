@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The pod's VM: QEMU's microvm machine booting Debian's cloud kernel
+ * directly, with moat's agent as the initramfs's /init.  Which accelerator:
+ * KVM where the CPU shows vmx or svm and /dev/kvm opens, else TCG.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
+int vm_pick_accel(const char *want, char *out, size_t n, char *why, size_t wn)
+{
+	if (want && strcmp(want, "auto") != 0) {
+		if (strcmp(want, "kvm") && strcmp(want, "tcg"))
+			return -1;
+		snprintf(out, n, "%s", want);
+		snprintf(why, wn, "as --accel asked");
+		return 0;
+	}
+	bool virt = false;
+	FILE *f = fopen("/proc/cpuinfo", "re");
+	char line[4096];
+	while (f && !virt && fgets(line, sizeof(line), f))
+		if (strncmp(line, "flags", 5) == 0)
+			virt = strstr(line, " vmx") || strstr(line, " svm");
+	if (f)
+		fclose(f);
+	int kvm = virt ? open("/dev/kvm", O_RDWR | O_CLOEXEC) : -1;
+	if (kvm >= 0) {
+		close(kvm);
+		snprintf(out, n, "kvm");
+		snprintf(why, wn, "the CPU shows vmx/svm and /dev/kvm opens");
+	} else {
+		snprintf(out, n, "tcg");
+		snprintf(why, wn, virt ? "/dev/kvm does not open" : "the CPU shows no vmx/svm");
+	}
+	return 0;
+}
+
+/* The host's TSC rate for the guest's tsc_early_khz: under TCG the kernel
+ * cannot calibrate against the emulated PIT reliably, and hangs without it. */
+static long tsc_khz(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "re");
+	char line[512];
+	double mhz = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "cpu MHz : %lf", &mhz) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return mhz > 0 ? (long)(mhz * 1000) : 2000000;
+}
+
+const char *vm_guest_dir(const char *opt, char *buf, size_t n)
+{
+	if (opt && *opt)
+		return opt;
+	const char *env = getenv("MOAT_GUEST_DIR");
+	if (env && *env)
+		return env;
+	/* Beside the binary (build/guest for build/moat), else installed. */
+	char exe[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len > 0) {
+		exe[len] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(buf, n, "%s/guest", exe);
+			if (access(buf, R_OK) == 0)
+				return buf;
+		}
+	}
+	return "/usr/local/lib/moat/guest";
+}
+
+char **vm_argv(const struct vm_config *c)
+{
+	struct sbuf append = { 0 };
+	sbuf_puts(&append, "console=ttyS0 panic=-1 quiet loglevel=3");
+	if (strcmp(c->accel, "tcg") == 0)
+		sbuf_printf(&append, " tsc_early_khz=%ld", tsc_khz());
+	char **v = xcalloc(64 + 4 * (c->ndisks + 1), sizeof(*v));
+	size_t n = 0;
+#define A(...) (v[n++] = xasprintf(__VA_ARGS__))
+	A("qemu-system-x86_64");
+	A("-name");
+	A("moat-%s", c->name);
+	A("-M");
+	A("microvm,accel=%s", c->accel);
+	A("-cpu");
+	A("%s", strcmp(c->accel, "kvm") == 0 ? "host" : "max");
+	A("-m");
+	A("%u", c->mem_mib);
+	A("-smp");
+	A("%u", c->vcpus);
+	A("-nodefaults");
+	A("-no-user-config");
+	A("-nographic");
+	A("-no-reboot");
+	/* QEMU's own seccomp sandbox, under moat's confinement. */
+	A("-sandbox");
+	A("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	A("-kernel");
+	A("%s/vmlinuz", c->guest_dir);
+	A("-initrd");
+	A("%s/initrd.img", c->guest_dir);
+	A("-append");
+	A("%s", append.s);
+	A("-chardev");
+	A("file,id=con,path=%s/console.log", c->dir);
+	A("-serial");
+	A("chardev:con");
+	for (size_t i = 0; i < c->ndisks; i++) {
+		A("-drive");
+		A("id=d%zu,file=%s,format=raw,if=none,cache=none,aio=threads%s", i, c->disks[i].path,
+		  c->disks[i].readonly ? ",readonly=on" : "");
+		A("-device");
+		A("virtio-blk-device,drive=d%zu,serial=%s", i, c->disks[i].serial);
+	}
+	A("-device");
+	A("virtio-serial-device");
+	A("-chardev");
+	A("socket,id=ctl,path=%s/ctl.sock,server=on,wait=off", c->dir);
+	A("-device");
+	A("virtserialport,chardev=ctl,name=moat");
+#undef A
+	sbuf_release(&append);
+	return v;
+}
+
+void vm_argv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
