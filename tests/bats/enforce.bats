@@ -181,12 +181,12 @@ status_json() {
 
 @test "enforce: --confirm-within rolls back unless moat enforce confirm comes in time" {
 	run -0 enforce apply -f "$D/pol.yaml"
-	run -0 enforce apply -f "$D/pol-open.yaml" --confirm-within 1
+	run -0 enforce apply -f "$D/pol-open.yaml" --confirm-within 2
 	assert_output --partial "run 'moat enforce confirm' by"
 	reach tcp 10.77.0.1 9000
 	run -1 enforce apply -f "$D/pol.yaml" # one pending apply at a time
 	assert_output --partial "waits for 'moat enforce confirm'"
-	for _ in $(seq 40); do
+	for _ in $(seq 80); do
 		[ "$(status_json '"rolledBack" in d')" = True ] && break
 		sleep 0.1
 	done
@@ -197,9 +197,9 @@ status_json() {
 	run ! reach tcp 10.77.0.1 9000
 	reach tcp 10.77.0.1 22
 
-	run -0 enforce apply -f "$D/pol-open.yaml" --confirm-within 1
+	run -0 enforce apply -f "$D/pol-open.yaml" --confirm-within 3
 	run -0 enforce confirm
-	sleep 1.5
+	sleep 3.5
 	reach tcp 10.77.0.1 9000
 	run -1 enforce confirm
 	assert_output --partial "no apply awaits confirmation"
@@ -207,8 +207,7 @@ status_json() {
 	# The first apply rolled back leaves nothing attached.
 	run -0 enforce remove
 	run -0 enforce apply -f "$D/pol.yaml" --confirm-within 1
-	sleep 2
-	for _ in $(seq 20); do reach tcp 10.77.0.1 9000 && break; sleep 0.1; done
+	for _ in $(seq 60); do reach tcp 10.77.0.1 9000 && break; sleep 0.1; done
 	reach tcp 10.77.0.1 9000
 	run -1 enforce status
 	assert_output --partial "Rolled back"
