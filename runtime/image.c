@@ -177,6 +177,37 @@ static const struct member *find_member(const struct source *s, const char *name
 	return NULL;
 }
 
+/* dir (dlen bytes) joined with link, ".." and "." resolved as text; -1
+ * when it climbs above the archive's top or is too long. */
+static int member_join(const char *dir, size_t dlen, const char *link, char out[TAR_MAX_PATH + 1])
+{
+	char buf[2 * TAR_MAX_PATH + 2];
+	if (dlen + strlen(link) + 1 > TAR_MAX_PATH)
+		return -1;
+	snprintf(buf, sizeof(buf), "%.*s/%s", (int)dlen, dir, link);
+	size_t o = 0;
+	for (char *save, *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (strcmp(c, ".") == 0)
+			continue;
+		if (strcmp(c, "..") == 0) {
+			if (!o)
+				return -1;
+			while (o && out[o - 1] != '/')
+				o--;
+			if (o)
+				o--;
+			continue;
+		}
+		size_t n = strlen(c);
+		if (o)
+			out[o++] = '/';
+		memcpy(out + o, c, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return o ? 0 : -1;
+}
+
 /* A readable blob: a window of the archive, or a file of the layout. */
 struct blob {
 	int fd;
@@ -226,16 +257,14 @@ static int source_blob(const struct source *s, const char *name, struct blob *b,
 	for (int hops = 0; m && m->type != TAR_FILE; hops++) {
 		if (hops == 8)
 			return moat_error_set(err, EBADMSG, "too many links");
-		char target[TAR_MAX_PATH + 1], joined[2 * TAR_MAX_PATH + 2];
-		if (m->type == TAR_SYMLINK && m->link[0] != '/') {
-			const char *slash = strrchr(m->name, '/');
-			snprintf(joined, sizeof(joined), "%.*s%s%s",
-				 slash ? (int)(slash - m->name) : 0, m->name, slash ? "/" : "",
-				 m->link);
-		} else {
-			snprintf(joined, sizeof(joined), "%s", m->link);
-		}
-		if (strlen(joined) > TAR_MAX_PATH || tar_clean_path(joined, target, err) < 0)
+		/* Older docker save links a repeated layer as
+		 * "<id>/layer.tar -> ../<other id>/layer.tar": names in the
+		 * member table, resolved as text, never on a file system. */
+		char target[TAR_MAX_PATH + 1];
+		const char *slash = m->type == TAR_SYMLINK && m->link[0] != '/' ? strrchr(m->name, '/')
+										: NULL;
+		if (member_join(slash ? m->name : "", slash ? (size_t)(slash - m->name) : 0, m->link,
+				target) < 0)
 			return moat_error_set(err, EBADMSG, "links to '%.200s', outside the archive",
 					      m->link);
 		m = find_member(s, target);

@@ -509,6 +509,18 @@ static int open_dir_at(int dirfd, const char *name)
 	return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* A directory about to be removed: without root, one a layer made 0500 or
+ * 0000 must be opened up first (it is going anyway). */
+static int open_dir_to_remove(int dirfd, const char *name)
+{
+	int fd = open_dir_at(dirfd, name);
+	if (fd < 0 && errno == EACCES && fchmodat(dirfd, name, 0700, 0) == 0)
+		fd = open_dir_at(dirfd, name);
+	if (fd >= 0 && geteuid() != 0)
+		fchmod(fd, 0700);
+	return fd;
+}
+
 struct name_list {
 	char **v;
 	size_t n, cap;
@@ -579,7 +591,7 @@ int remove_tree_at(int dirfd, const char *name, struct moat_error *err)
 	struct rm_level *stack = NULL;
 	size_t depth = 0, cap = 0;
 	int rc = 0;
-	int cur = open_dir_at(dirfd, name);
+	int cur = open_dir_to_remove(dirfd, name);
 	if (cur < 0)
 		return moat_error_sys(err, errno, "%s", name);
 	stack = grow_array(stack, &cap, 1, sizeof(*stack));
@@ -608,7 +620,7 @@ int remove_tree_at(int dirfd, const char *name, struct moat_error *err)
 		}
 		if (top->next < top->dirs.n) {
 			const char *sub = top->dirs.v[top->next++];
-			int fd = open_dir_at(cur, sub);
+			int fd = open_dir_to_remove(cur, sub);
 			if (fd < 0) {
 				if (errno == ENOTDIR || errno == ELOOP) {
 					unlinkat(cur, sub, 0);

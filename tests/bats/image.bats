@@ -143,6 +143,37 @@ assert all(i["fstype"] == "erofs" and i["diskBytes"] > 1000000 and i["disk"].sta
 	[ "$(find "$STATE/images" -mindepth 1 -maxdepth 1 -type d | wc -l)" = 2 ]
 }
 
+@test "an older docker save layout, <id>/layer.tar linked to another layer's, imports" {
+	need_base
+	need_skopeo
+	need_erofs
+	need_python
+	skopeo copy -q "oci:$BASE:bb" "docker-archive:new.tar:busybox:old"
+	mkdir old
+	tar -C old -xf new.tar
+	# Pre-25 docker save: Layers name "<id>/layer.tar", and a layer that
+	# repeats one already written is a symlink to it: "../<id>/layer.tar".
+	(cd old && python3 - <<-'EOF'
+		import json, os
+		m = json.load(open("manifest.json"))
+		first = [d for d in os.listdir(".") if os.path.isdir(d)][0]
+		os.mkdir("b" * 64)
+		os.symlink("../" + first + "/layer.tar", "b" * 64 + "/layer.tar")
+		m[0]["Layers"] = ["b" * 64 + "/layer.tar"]
+		json.dump(m, open("manifest.json", "w"))
+	EOF
+	)
+	tar -C old -cf old.tar .
+	run -0 "$MOAT" image import old.tar --state-dir "$STATE"
+	assert_output --regexp '^docker\.io/library/busybox:old sha256:'
+	# A link that climbs out of the archive is refused.
+	rm old/bbbb*/layer.tar
+	ln -s ../../../etc/passwd old/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/layer.tar
+	tar -C old -cf escape.tar .
+	run -2 "$MOAT" image import escape.tar --state-dir "$STATE"
+	assert_output --partial "escape.tar: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/layer.tar: layer 1: links to '../../../etc/passwd', outside the archive"
+}
+
 @test "the disk mounts read-only and busybox runs from it" {
 	need_base
 	need_erofs
