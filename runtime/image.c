@@ -1050,7 +1050,7 @@ static int make_disk(const char *fstype, const char *tmp, int tmp_fd, const char
 	if (strcmp(fstype, "erofs") == 0) {
 		_cleanup_free_ char *tool = find_tool("mkfs.erofs");
 		if (!tool)
-			return moat_error_set(err, ENOENT, "mkfs.erofs is not installed (apt-get "
+			return moat_error_set(err, ENOEXEC, "mkfs.erofs is not installed (apt-get "
 							   "install erofs-utils, or --fstype ext4)");
 		snprintf(disk_name, 32, "disk.erofs");
 		_cleanup_free_ char *disk = xasprintf("%s/%s", tmp, disk_name);
@@ -1062,7 +1062,7 @@ static int make_disk(const char *fstype, const char *tmp, int tmp_fd, const char
 	}
 	_cleanup_free_ char *tool = find_tool("mkfs.ext4");
 	if (!tool)
-		return moat_error_set(err, ENOENT, "mkfs.ext4 is not installed (apt-get install "
+		return moat_error_set(err, ENOEXEC, "mkfs.ext4 is not installed (apt-get install "
 						   "e2fsprogs)");
 	snprintf(disk_name, 32, "disk.ext4");
 	_cleanup_free_ char *disk = xasprintf("%s/%s", tmp, disk_name);
