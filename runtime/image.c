@@ -1593,9 +1593,30 @@ static int lookup(json_t *index, const char *name, char key[256], struct moat_er
 	json_t *images = json_object_get(index, "images");
 	char norm[256];
 	struct moat_error ignored;
-	if (name_normalize(name, norm, &ignored) == 0 && json_object_get(images, norm)) {
-		snprintf(key, 256, "%s", norm);
-		return 0;
+	if (name_normalize(name, norm, &ignored) == 0) {
+		/* As Docker reads references: "busybox" is
+		 * docker.io/library/busybox, "me/app" docker.io/me/app, and the
+		 * other way round. */
+		char cand[3][300];
+		const char *slash = strchr(norm, '/');
+		bool registry = slash && (memchr(norm, '.', (size_t)(slash - norm)) ||
+					  memchr(norm, ':', (size_t)(slash - norm)) ||
+					  strncmp(norm, "localhost/", 10) == 0);
+		snprintf(cand[0], sizeof(cand[0]), "%s", norm);
+		snprintf(cand[1], sizeof(cand[1]), "%s%s", !slash ? "docker.io/library/" : "docker.io/",
+			 norm);
+		snprintf(cand[2], sizeof(cand[2]), "%s",
+			 strncmp(norm, "docker.io/library/", 18) == 0 ? norm + 18
+			 : strncmp(norm, "docker.io/", 10) == 0	       ? norm + 10
+									: norm);
+		for (int i = 0; i < 3; i++) {
+			if (i == 1 && registry)
+				continue;
+			if (json_object_get(images, cand[i])) {
+				snprintf(key, 256, "%.255s", cand[i]);
+				return 0;
+			}
+		}
 	}
 	const char *hex = strncmp(name, "sha256:", 7) == 0 ? name + 7 : name;
 	size_t hl = strlen(hex);

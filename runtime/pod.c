@@ -146,72 +146,113 @@ static void shim_finish(struct shim *s, const char *phase, const char *reason)
 		}
 }
 
-/* A message from the guest: checked field by field before use. */
-static void shim_guest_json(struct shim *s, struct proto_frame *f)
+int guest_event_parse(const void *data, size_t len, struct guest_event *ev)
 {
+	memset(ev, 0, sizeof(*ev));
 	json_error_t je;
-	json_t *m = json_loadb((const char *)f->data, f->len, JSON_REJECT_DUPLICATES, &je);
+	json_t *m = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
 	const char *type = json_string_value(json_object_get(m, "type"));
 	if (!json_is_object(m) || !type) {
 		json_decref(m);
-		return;
+		return -1;
 	}
+	static const char *const names[] = {
+		[GE_HELLO] = "hello",	  [GE_STARTED] = "started", [GE_EXITED] = "exited",
+		[GE_DONE] = "podDone",	  [GE_FAILED] = "podFailed", [GE_LOG] = "log",
+		[GE_EXIT] = "exit",	  [GE_ERROR] = "error",
+	};
+	ev->type = GE_UNKNOWN;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (names[i] && strcmp(type, names[i]) == 0)
+			ev->type = (enum guest_event_type)i;
+	/* Numbers are clamped to what they can mean; strings are bounded. */
+	json_t *v = json_object_get(m, "bootMs");
+	ev->boot_ms = json_is_integer(v) ? json_integer_value(v) : 0;
+	if (ev->boot_ms < 0 || ev->boot_ms > 86400000ll * 365)
+		ev->boot_ms = 0;
+	v = json_object_get(m, "readyMs");
+	ev->ready_ms = json_is_integer(v) ? json_integer_value(v) : 0;
+	if (ev->ready_ms < 0 || ev->ready_ms > 86400000ll * 365)
+		ev->ready_ms = 0;
+	v = json_object_get(m, "exitCode");
+	ev->exit_code = json_is_integer(v) ? json_integer_value(v) : 255;
+	if (ev->exit_code < 0 || ev->exit_code > 255 + 128)
+		ev->exit_code = 255;
+	v = json_object_get(m, "restarts");
+	ev->restarts = json_is_integer(v) ? json_integer_value(v) : 0;
+	if (ev->restarts < 0 || ev->restarts > 1000000)
+		ev->restarts = 0;
+	ev->restarting = json_is_true(json_object_get(m, "restarting"));
+	const char *c = json_string_value(json_object_get(m, "container"));
+	if (c && strlen(c) < sizeof(ev->container))
+		memcpy(ev->container, c, strlen(c) + 1);
+	const char *msg = json_string_value(json_object_get(m, "message"));
+	if (msg)
+		snprintf(ev->message, sizeof(ev->message), "%.300s", msg);
+	json_decref(m);
+	if ((ev->type == GE_STARTED || ev->type == GE_EXITED) && !ev->container[0])
+		return -1;
+	return 0;
+}
+
+/* A message from the guest: checked field by field before use. */
+static void shim_guest_json(struct shim *s, struct proto_frame *f)
+{
+	struct guest_event ev;
+	if (guest_event_parse(f->data, f->len, &ev) < 0)
+		return;
 	if (f->stream) {
 		/* For a client's stream (exec's exit, an error): pass it on. */
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (s->clients[i].fd > 0 && s->clients[i].stream == f->stream) {
-				proto_write(s->clients[i].fd, PROTO_JSON, 0, f->data, f->len);
-				if (strcmp(type, "exit") == 0 || strcmp(type, "error") == 0) {
+				json_t *out = ev.type == GE_EXIT
+						      ? json_pack("{s:s, s:I}", "type", "exit", "exitCode",
+								  (json_int_t)ev.exit_code)
+						      : json_pack("{s:s, s:s}", "type", "error", "message",
+								  ev.message);
+				char *text = json_dumps(out, JSON_COMPACT);
+				proto_write(s->clients[i].fd, PROTO_JSON, 0, text, strlen(text));
+				free(text);
+				json_decref(out);
+				if (ev.type == GE_EXIT || ev.type == GE_ERROR) {
 					close(s->clients[i].fd);
 					s->clients[i].fd = 0;
 				}
 			}
-		json_decref(m);
 		return;
 	}
-	long long boot = json_integer_value(json_object_get(m, "bootMs"));
-	if (boot < 0 || boot > 86400000ll * 365)
-		boot = 0;
-	if (strcmp(type, "hello") == 0 && s->run) {
-		json_object_set_new(s->st, "guestBootMs", json_integer(boot));
-		json_object_set_new(s->st, "agentReadyMs",
-				    json_integer(json_integer_value(json_object_get(m, "readyMs"))));
+	if (ev.type == GE_HELLO && s->run) {
+		json_object_set_new(s->st, "guestBootMs", json_integer(ev.boot_ms));
+		json_object_set_new(s->st, "agentReadyMs", json_integer(ev.ready_ms));
 		proto_write(s->ctl, PROTO_JSON, 0, s->run, s->run_len);
 		/* The host's copy of the secrets goes once sent. */
 		explicit_bzero(s->run, s->run_len);
 		free(s->run);
 		s->run = NULL;
 		shim_save(s);
-	} else if (strcmp(type, "started") == 0 || strcmp(type, "exited") == 0) {
-		json_t *c = container_status(s, json_string_value(json_object_get(m, "container")));
-		if (!c) {
-			json_decref(m);
+	} else if (ev.type == GE_STARTED || ev.type == GE_EXITED) {
+		json_t *c = container_status(s, ev.container);
+		if (!c)
 			return; /* not a container of this pod: ignored */
-		}
-		if (strcmp(type, "started") == 0) {
+		if (ev.type == GE_STARTED) {
 			json_object_set_new(c, "state", json_string("running"));
-			json_object_set_new(c, "startedBootMs", json_integer(boot));
+			json_object_set_new(c, "startedBootMs", json_integer(ev.boot_ms));
 			json_object_set_new(c, "startedAt", json_integer(now_ms_real()));
-			long long restarts = json_integer_value(json_object_get(m, "restarts"));
-			json_object_set_new(c, "restarts",
-					    json_integer(restarts >= 0 && restarts < 1000000 ? restarts : 0));
+			json_object_set_new(c, "restarts", json_integer(ev.restarts));
 			if (!json_object_get(s->st, "firstStartMs")) {
 				json_object_set_new(s->st, "firstStartMs", json_integer(now_ms_real()));
-				json_object_set_new(s->st, "firstStartBootMs", json_integer(boot));
+				json_object_set_new(s->st, "firstStartBootMs", json_integer(ev.boot_ms));
 			}
 			json_object_set_new(s->st, "phase", json_string("Running"));
 			shim_save(s);
 			shim_notify(s, "Running");
 		} else {
-			long long code = json_integer_value(json_object_get(m, "exitCode"));
-			if (code < 0 || code > 255 + 128)
-				code = 255;
-			bool restarting = json_is_true(json_object_get(m, "restarting"));
-			json_object_set_new(c, "state", json_string(restarting ? "waiting" : "terminated"));
-			json_object_set_new(c, "exitCode", json_integer(code));
+			json_object_set_new(c, "state",
+					    json_string(ev.restarting ? "waiting" : "terminated"));
+			json_object_set_new(c, "exitCode", json_integer(ev.exit_code));
 			shim_save(s);
 		}
-	} else if (strcmp(type, "podDone") == 0) {
+	} else if (ev.type == GE_DONE) {
 		bool ok = true;
 		const char *k;
 		json_t *c;
@@ -221,20 +262,16 @@ static void shim_guest_json(struct shim *s, struct proto_frame *f)
 				ok = false;
 		}
 		shim_finish(s, ok ? "Succeeded" : "Failed", ok ? NULL : "a container failed");
-	} else if (strcmp(type, "podFailed") == 0) {
+	} else if (ev.type == GE_FAILED) {
 		shim_finish(s, "Failed", "the guest agent could not set the pod up (console.log)");
-	} else if (strcmp(type, "log") == 0) {
-		const char *msg = json_string_value(json_object_get(m, "message"));
-		if (msg) {
-			json_t *logs = json_object_get(s->st, "agentLog");
-			if (!logs)
-				json_object_set_new(s->st, "agentLog", logs = json_array());
-			if (json_array_size(logs) < 50)
-				json_array_append_new(logs, json_stringn(msg, strnlen(msg, 300)));
-			shim_save(s);
-		}
+	} else if (ev.type == GE_LOG && ev.message[0]) {
+		json_t *logs = json_object_get(s->st, "agentLog");
+		if (!logs)
+			json_object_set_new(s->st, "agentLog", logs = json_array());
+		if (json_array_size(logs) < 50)
+			json_array_append_new(logs, json_string(ev.message));
+		shim_save(s);
 	}
-	json_decref(m);
 }
 
 static void shim_client_frame(struct shim *s, struct client *c, struct proto_frame *f)
@@ -661,7 +698,7 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 	close(pfd[0]);
 	what[n > 0 ? n : 0] = '\0';
 	res->running_ms = now_ms_real();
-	snprintf(res->phase, sizeof(res->phase), "%s", what[0] ? what : "Failed");
+	snprintf(res->phase, sizeof(res->phase), "%.15s", what[0] ? what : "Failed");
 	free(dir);
 	return 0;
 fail:
@@ -930,10 +967,13 @@ int pod_rm(const struct pod_options *o, const char *name, bool force, struct moa
 	bool up = strcmp(json_string_value(json_object_get(st, "vm")) ?: "", "running") == 0;
 	pid_t shim = (pid_t)json_integer_value(json_object_get(st, "shimPid"));
 	pid_t qemu = (pid_t)json_integer_value(json_object_get(st, "qemuPid"));
+	bool done = final_phase(json_string_value(json_object_get(st, "phase")));
 	json_decref(st);
-	if (up && !force)
+	if (up && !done && !force)
 		return moat_error_set(err, EBUSY, "pod %s is running: stop it first, or rm -f",
 				      name);
+	if (up && done)
+		pod_stop(o, name, err); /* its containers are done: the VM goes quietly */
 	if (up) {
 		if (shim > 0)
 			kill(shim, SIGKILL);

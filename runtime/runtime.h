@@ -152,6 +152,19 @@ int pod_stop(const struct pod_options *o, const char *name, struct moat_error *e
 int pod_rm(const struct pod_options *o, const char *name, bool force, struct moat_error *err);
 int pod_state_write(const char *dir, struct json_t *st);
 
+/* A JSON message from a guest agent, checked and bounded (the guest is not
+ * trusted): -1 when it is not a message at all. */
+enum guest_event_type { GE_HELLO, GE_STARTED, GE_EXITED, GE_DONE, GE_FAILED, GE_LOG, GE_EXIT,
+			GE_ERROR, GE_UNKNOWN };
+struct guest_event {
+	enum guest_event_type type;
+	char container[64];
+	long long boot_ms, ready_ms, exit_code, restarts;
+	bool restarting;
+	char message[304];
+};
+int guest_event_parse(const void *data, size_t len, struct guest_event *ev);
+
 /* Overwrites every string in a JSON tree (secrets) before it is freed. */
 void json_scrub(struct json_t *j);
 

@@ -502,13 +502,14 @@ static void exec_process(json_t *spec, json_t *argv_json)
 
 static int start_container(struct container *c)
 {
-	int out[2], err[2];
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+	int out[2], err[2], ready[2];
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
 		return -1;
 	unsigned long flags = CLONE_NEWNS | (share_pid ? 0 : CLONE_NEWPID) | SIGCHLD;
 	pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		close(out[0]), close(out[1]), close(err[0]), close(err[1]);
+		close(ready[0]), close(ready[1]);
 		return -1;
 	}
 	if (pid == 0) {
@@ -519,11 +520,21 @@ static int start_container(struct container *c)
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
+		close(ready[0]);
 		enter_rootfs(c, c->spec);
+		/* "started" waits for this: an exec must find the container's
+		 * root in place, not the VM's. */
+		(void)!write(ready[1], "r", 1);
+		close(ready[1]);
 		exec_process(c->spec, json_object_get(c->spec, "argv"));
 	}
 	close(out[1]);
 	close(err[1]);
+	close(ready[1]);
+	char byte;
+	while (read(ready[0], &byte, 1) < 0 && errno == EINTR)
+		;
+	close(ready[0]);
 	c->pid = pid;
 	c->out = out[0];
 	c->err = err[0];
@@ -868,6 +879,11 @@ static void start_exec(uint32_t stream, json_t *msg)
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
+		/* This process waits for the command: it must not hold the
+		 * pipes' other ends, or the command never sees EOF on stdin. */
+		close(in[1]);
+		close(out[0]);
+		close(err[0]);
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);

@@ -1,0 +1,287 @@
+#!/usr/bin/env bats
+# moat pod: real QEMU guests (TCG here), booting Debian's cloud kernel with
+# moat's agent, running busybox images built with umoci and skopeo.
+
+load helper
+
+setup_file() {
+	[ "$(id -u)" = 0 ] || skip "needs root (QEMU, loop-free disks, state dir)"
+	for t in qemu-system-x86_64 umoci skopeo mkfs.erofs mkfs.ext4; do
+		command -v $t >/dev/null || skip "$t is not installed (make deps)"
+	done
+	[ -x /bin/busybox ] || skip "busybox-static is not installed (make deps)"
+	local guest=${MOAT_GUEST_DIR:-$(dirname "$MOAT")/guest}
+	[ -r "$guest/vmlinuz" ] && [ -r "$guest/initrd.img" ] ||
+		skip "no guest kernel in $guest (make guest fetches Debian's cloud kernel)"
+	export MOAT_GUEST_DIR=$guest
+	export MOAT_STATE_DIR=$BATS_FILE_TMPDIR/state
+	local img=$BATS_FILE_TMPDIR/img
+	mkdir -p "$img"
+	(
+		cd "$img"
+		umoci init --layout oci
+		umoci new --image oci:bb
+		umoci unpack --image oci:bb bundle
+		mkdir -p bundle/rootfs/bin bundle/rootfs/tmp bundle/rootfs/etc
+		cp /bin/busybox bundle/rootfs/bin/
+		for c in sh echo cat ls id sleep unshare test touch mkdir grep find wc true false; do
+			ln -s busybox bundle/rootfs/bin/$c
+		done
+		echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >bundle/rootfs/etc/passwd
+		umoci repack --image oci:bb bundle
+		umoci config --image oci:bb --config.cmd /bin/sh --config.env PATH=/bin
+		skopeo copy -q oci:oci:bb docker-archive:bb.tar:bbd:latest
+	) >"$BATS_FILE_TMPDIR/img.log" 2>&1 || skip "could not build the busybox test image (see img.log)"
+	"$MOAT" image import "$img/oci" --name bb:latest >/dev/null
+	"$MOAT" image import "$img/bb.tar" >/dev/null
+}
+
+teardown_file() {
+	[ -n "${MOAT_STATE_DIR:-}" ] || return 0
+	for p in $("$MOAT" pod ls --format json 2>/dev/null | python3 -c 'import json,sys; [print(p["name"]) for p in json.load(sys.stdin)]' 2>/dev/null); do
+		"$MOAT" pod rm -f "$p" >/dev/null 2>&1
+	done
+	true
+}
+
+# pod NAME COMMAND [EXTRA-SPEC]: a one-container busybox pod manifest.
+pod() {
+	cat <<-EOF
+	apiVersion: v1
+	kind: Pod
+	metadata: {name: $1}
+	spec:
+	  restartPolicy: Never
+	  containers:
+	    - name: main
+	      image: bb:latest
+	      command: [sh, -c, '$2']
+	$3
+	EOF
+}
+
+status() {
+	"$MOAT" pod inspect "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$2"
+}
+
+@test "pod: a pod that prints and exits: its logs, its exit code, the accelerator said" {
+	pod hello 'echo hello from the pod; echo oops >&2' >hello.yaml
+	run --separate-stderr "$MOAT" pod run hello.yaml --wait
+	[ "$status" = 0 ]
+	stderr_as_output
+	assert_output --regexp "hello: accel (tcg|kvm) \((the CPU shows|as --accel|/dev/kvm)"
+	assert_output --partial "container main exited 0"
+	run -0 "$MOAT" pod logs hello
+	assert_line --regexp '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z stdout F hello from the pod$'
+	assert_line --regexp 'Z stderr F oops$'
+	[ "$(status hello 'd["phase"]')" = Succeeded ]
+	[ "$(status hello 'd["containers"]["main"]["exitCode"]')" = 0 ]
+	pod fails 'echo failing; exit 7' >fails.yaml
+	run -3 "$MOAT" pod run fails.yaml --wait --accel tcg
+	[ "$(status fails 'd["containers"]["main"]["exitCode"]')" = 7 ]
+	[ "$(status fails 'd["phase"]')" = Failed ]
+	run -0 "$MOAT" pod ls
+	assert_line --regexp '^hello +0/1 +Succeeded'
+	assert_line --regexp '^fails +0/1 +Failed'
+	run -0 "$MOAT" pod rm hello
+	run -0 "$MOAT" pod rm fails
+	[ ! -e "$MOAT_STATE_DIR/pods/hello" ]
+}
+
+@test "pod: containers of one pod share an emptyDir; initContainers run first, in order" {
+	cat >shared.yaml <<-'EOF'
+	apiVersion: v1
+	kind: Pod
+	metadata: {name: shared}
+	spec:
+	  restartPolicy: Never
+	  volumes: [{name: work, emptyDir: {}}, {name: fast, emptyDir: {medium: Memory, sizeLimit: 8Mi}}]
+	  initContainers:
+	    - {name: first, image: bb:latest, command: [sh, -c, 'echo 1 >/work/order'], volumeMounts: [{name: work, mountPath: /work}]}
+	    - {name: second, image: bb:latest, command: [sh, -c, 'echo 2 >>/work/order'], volumeMounts: [{name: work, mountPath: /work}]}
+	  containers:
+	    - name: writer
+	      image: bb:latest
+	      command: [sh, -c, 'echo shared-data >/work/note; echo ram >/fast/x']
+	      volumeMounts: [{name: work, mountPath: /work}, {name: fast, mountPath: /fast}]
+	    - name: reader
+	      image: bb:latest
+	      command: [sh, -c, 'while [ ! -e /work/note ]; do sleep 0.1; done; cat /work/note /work/order /fast/x']
+	      volumeMounts: [{name: work, mountPath: /work}, {name: fast, mountPath: /fast}]
+	EOF
+	run -0 "$MOAT" pod run shared.yaml --wait
+	run -0 "$MOAT" pod logs shared -c reader
+	assert_line --regexp 'stdout F shared-data$'
+	assert_line --regexp 'stdout F 1$'
+	assert_line --regexp 'stdout F 2$'
+	assert_line --regexp 'stdout F ram$'
+	"$MOAT" pod rm shared
+}
+
+@test "pod: ConfigMap and Secret volumes and env reach the containers; the secret touches no host disk" {
+	cat >cfg.yaml <<-'EOF'
+	apiVersion: v1
+	kind: ConfigMap
+	metadata: {name: settings}
+	data: {greeting: "hello-from-configmap", mode: fast}
+	---
+	apiVersion: v1
+	kind: Secret
+	metadata: {name: creds}
+	stringData: {password: "Sup3r-S3cret-Passw0rd"}
+	---
+	apiVersion: v1
+	kind: Pod
+	metadata: {name: cfg}
+	spec:
+	  restartPolicy: Never
+	  volumes:
+	    - {name: settings, configMap: {name: settings}}
+	    - {name: creds, secret: {secretName: creds}}
+	  containers:
+	    - name: main
+	      image: bb:latest
+	      command: [sh, -c, 'cat /etc/settings/greeting; echo; echo "mode=$MODE"; test "$(cat /creds/password)" = "$PW" && echo secret-ok; grep -c tmpfs /proc/mounts >/dev/null; sleep 600']
+	      env:
+	        - {name: MODE, valueFrom: {configMapKeyRef: {name: settings, key: mode}}}
+	        - {name: PW, valueFrom: {secretKeyRef: {name: creds, key: password}}}
+	      volumeMounts:
+	        - {name: settings, mountPath: /etc/settings}
+	        - {name: creds, mountPath: /creds}
+	EOF
+	run -0 "$MOAT" pod run cfg.yaml
+	for _ in $(seq 50); do "$MOAT" pod logs cfg | grep -q secret-ok && break; sleep 0.2; done
+	run -0 "$MOAT" pod logs cfg
+	assert_line --regexp 'stdout F hello-from-configmap$'
+	assert_line --regexp 'stdout F mode=fast$'
+	assert_line --regexp 'stdout F secret-ok$'
+	# The secret is in guest RAM only: not on QEMU's command line, not in the
+	# state directory, not on the pod's disk.
+	qemu=$(status cfg 'd["qemuPid"]')
+	run ! grep -a -q "Sup3r-S3cret" "/proc/$qemu/cmdline"
+	run ! grep -r -a -q "Sup3r-S3cret" "$MOAT_STATE_DIR"
+	run -0 "$MOAT" pod exec cfg -- sh -c 'grep " /creds " /proc/mounts'
+	assert_output --partial tmpfs
+	run -0 "$MOAT" pod stop cfg
+	run ! grep -a -q "Sup3r-S3cret" "$MOAT_STATE_DIR/pods/cfg/disk.img"
+	grep -a -q "hello-from-configmap" "$MOAT_STATE_DIR/pods/cfg/disk.img" # ConfigMaps are on it
+	"$MOAT" pod rm cfg
+}
+
+@test "pod: exec runs in the container with its stdin, stdout, stderr and exit code" {
+	pod ex 'echo up; sleep 600' >ex.yaml
+	run -0 "$MOAT" pod run ex.yaml
+	run -3 "$MOAT" pod exec ex -- sh -c 'echo out; echo err >&2; exit 3'
+	assert_output --partial out
+	run -0 sh -c "echo piped-in | '$MOAT' pod exec ex -- cat"
+	assert_output piped-in
+	run -0 "$MOAT" pod exec ex -c main -- id -u
+	assert_output 0
+	run -2 "$MOAT" pod exec ex -c nosuch -- true
+	assert_output --partial "no such container"
+	run -0 "$MOAT" pod logs ex
+	assert_line --regexp 'stdout F up$'
+	"$MOAT" pod rm -f ex
+}
+
+@test "pod: runAsNonRoot with uid 0 is refused, and nothing is created" {
+	pod nonroot 'id' '      securityContext: {runAsNonRoot: true}' >nonroot.yaml
+	run -1 "$MOAT" pod run nonroot.yaml
+	assert_output --partial "nonroot.yaml:"
+	assert_output --partial "runAsNonRoot is set but the container would run as uid 0"
+	[ ! -e "$MOAT_STATE_DIR/pods/nonroot" ]
+	pod asuser 'id -u' '      securityContext: {runAsNonRoot: true, runAsUser: 65534}' >asuser.yaml
+	run -0 "$MOAT" pod run asuser.yaml --wait
+	run -0 "$MOAT" pod logs asuser
+	assert_line --regexp 'stdout F 65534$'
+	"$MOAT" pod rm asuser
+}
+
+@test "pod: RuntimeDefault seccomp blocks unshare in a container" {
+	pod sec 'unshare -U true; echo "unshare=$?"' >sec.yaml
+	run -0 "$MOAT" pod run sec.yaml --wait
+	run -0 "$MOAT" pod logs sec
+	assert_line --regexp 'stderr F unshare: unshare\(0x10000000\): Operation not permitted$'
+	assert_line --regexp 'stdout F unshare=1$'
+	"$MOAT" pod rm sec
+}
+
+@test "pod: pod A cannot see pod B's files" {
+	pod pa 'echo only-in-pod-a >/tmp/a-private; sleep 600' >pa.yaml
+	pod pb 'sleep 600' >pb.yaml
+	run -0 "$MOAT" pod run pa.yaml
+	run -0 "$MOAT" pod run pb.yaml
+	run -0 "$MOAT" pod exec pa -- cat /tmp/a-private
+	assert_output only-in-pod-a
+	run -1 "$MOAT" pod exec pb -- cat /tmp/a-private
+	run -0 "$MOAT" pod exec pb -- sh -c 'find / -xdev -name "a-private*" | wc -l'
+	assert_output 0
+	run -0 "$MOAT" pod exec pb -- sh -c 'ls /dev | grep -c vd || true'
+	assert_output 0 # no disk devices inside the container
+	"$MOAT" pod stop pa
+	"$MOAT" pod stop pb
+	grep -a -q only-in-pod-a "$MOAT_STATE_DIR/pods/pa/disk.img"
+	run ! grep -a -q only-in-pod-a "$MOAT_STATE_DIR/pods/pb/disk.img"
+	"$MOAT" pod rm pa
+	"$MOAT" pod rm pb
+}
+
+@test "pod: hostPath, hostNetwork and NodePort are refused with the rule, and unsupported volumes are named" {
+	pod hp 'true' '  volumes: [{name: h, hostPath: {path: /etc}}]' >hp.yaml
+	run -1 "$MOAT" pod run hp.yaml
+	assert_output --partial "share-nothing/hostpath"
+	pod hn 'true' '  hostNetwork: true' >hn.yaml
+	run -1 "$MOAT" pod run hn.yaml
+	assert_output --partial "share-nothing/hostnetwork"
+	{ pod np 'true'; printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 30080}]\n'; } >np.yaml
+	run -1 "$MOAT" pod run np.yaml
+	assert_output --partial "share-nothing/nodeport"
+	pod nfs 'true' '  volumes: [{name: n, nfs: {server: x, path: /}}]' >nfs.yaml
+	run -1 "$MOAT" pod run nfs.yaml
+	assert_output --partial "nfs volumes are not supported"
+	assert_output --partial "nfs.yaml:"
+	pod priv 'true' '      securityContext: {privileged: true}' >priv.yaml
+	run -1 "$MOAT" pod run priv.yaml
+	assert_output --partial "privileged"
+	run -0 "$MOAT" pod ls --format json
+	assert_output "[]"
+}
+
+@test "pod: SIGKILL of QEMU leaves the pod Failed with the reason" {
+	pod victim 'sleep 600' >victim.yaml
+	run -0 "$MOAT" pod run victim.yaml
+	qemu=$(status victim 'd["qemuPid"]')
+	kill -9 "$qemu"
+	for _ in $(seq 50); do [ "$(status victim 'd["phase"]')" = Failed ] && break; sleep 0.1; done
+	[ "$(status victim 'd["phase"]')" = Failed ]
+	run -0 status victim 'd["reason"]'
+	assert_output --partial "VMKilled: qemu was killed by signal 9"
+	run -0 "$MOAT" pod rm victim
+}
+
+@test "pod: a docker-archive image runs; bad manifests get exit 2 with their location" {
+	cat >d.yaml <<-'EOF'
+	apiVersion: v1
+	kind: Pod
+	metadata: {name: fromdocker}
+	spec:
+	  restartPolicy: Never
+	  containers: [{name: main, image: "bbd:latest", command: [echo, from-docker-archive]}]
+	EOF
+	run -0 "$MOAT" pod run d.yaml --wait
+	run -0 "$MOAT" pod logs fromdocker
+	assert_line --regexp 'stdout F from-docker-archive$'
+	"$MOAT" pod rm fromdocker
+	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n    - {name: main, image: nosuch:1}\n' >noimg.yaml
+	run -2 "$MOAT" pod run noimg.yaml
+	assert_output --partial "noimg.yaml:6:"
+	assert_output --partial "moat image import"
+	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Name}\nspec:\n  containers: [{name: m, image: bb:latest}]\n' >badname.yaml
+	run -2 "$MOAT" pod run badname.yaml
+	assert_output --partial "metadata.name"
+	printf 'kind: Pod\n  bad: [\n' >broken.yaml
+	run -2 "$MOAT" pod run broken.yaml
+	assert_output --partial "broken.yaml:"
+	run -0 "$MOAT" pod ls --format json
+	assert_output "[]"
+}
