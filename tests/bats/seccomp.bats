@@ -141,3 +141,21 @@ need_probe() {
 	assert_line "clone_plain ok"
 	assert_line "clone_newns errno 13"
 }
+
+@test "moat's RuntimeDefault profile gives the probe the same answers as Docker's default" {
+	need_moby
+	need_probe
+	run -0 --separate-stderr "$MOAT" seccomp exec "$MOAT_TOP/runtime/seccomp-default.json" -- ./probe
+	ours=$output
+	run -0 --separate-stderr "$MOAT" seccomp exec "$SECCOMP/moby-default.json" -- ./probe
+	[ "$ours" = "$output" ]
+	assert_line "keyctl errno 1"
+	assert_line "unshare_user errno 1"
+	assert_line "clone_newns errno 1"
+	assert_line "socket_vsock errno 1"
+	# With CAP_SYS_ADMIN, namespaces open up in both.
+	run -0 --separate-stderr "$MOAT" seccomp exec "$MOAT_TOP/runtime/seccomp-default.json" --caps SYS_ADMIN -- ./probe
+	ours=$output
+	run -0 --separate-stderr "$MOAT" seccomp exec "$SECCOMP/moby-default.json" --caps SYS_ADMIN -- ./probe
+	[ "$ours" = "$output" ]
+}
