@@ -14,7 +14,11 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #define POD_OVERHEAD_MIB 64
@@ -371,6 +375,31 @@ static void env_set(json_t *env, const char *name, const char *value)
 	free(kv);
 }
 
+/* Compiled filters are cached by what made them (the profile's bytes, the
+ * capabilities, the architecture, this kernel's version): compiling moat's
+ * profile costs a fifth of a second, most of a pod's host-side start. */
+static void cache_path(struct ctx *c, const char *text, size_t len, cap_mask caps, char *out,
+		       size_t n)
+{
+	unsigned char md[32];
+	unsigned mdlen = 0;
+	struct utsname u;
+	uname(&u);
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(h, EVP_sha256(), NULL);
+	EVP_DigestUpdate(h, text, len);
+	EVP_DigestUpdate(h, &caps, sizeof(caps));
+	EVP_DigestUpdate(h, "x86_64", 6);
+	EVP_DigestUpdate(h, u.release, strlen(u.release));
+	EVP_DigestUpdate(h, MOAT_VERSION, strlen(MOAT_VERSION));
+	EVP_DigestFinal_ex(h, md, &mdlen);
+	EVP_MD_CTX_free(h);
+	char hex[65];
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	snprintf(out, n, "%s/cache/seccomp-%s.bpf", c->o->state_dir, hex);
+}
+
 static int seccomp_filter(struct ctx *c, const struct ynode *prof, const char *field,
 			  cap_mask caps, json_t *out)
 {
@@ -391,21 +420,41 @@ static int seccomp_filter(struct ctx *c, const struct ynode *prof, const char *f
 	} else {
 		return bad(c, prof, field, "type: expected RuntimeDefault, Localhost or Unconfined");
 	}
-	struct seccomp_profile *p = NULL;
 	struct moat_error e = { 0 };
-	size_t dlen;
-	const char *builtin = runtime_seccomp_default(&dlen);
+	char *text = NULL;
+	size_t tlen;
 	if (!path) {
+		const char *builtin = runtime_seccomp_default(&tlen);
+		text = xmalloc(tlen + 1);
+		memcpy(text, builtin, tlen);
+		text[tlen] = '\0';
 		path = "moat's RuntimeDefault";
-		if (seccomp_profile_parse(path, builtin, dlen, &p, &e) < 0)
-			return bad(c, prof, field, "%s", e.msg);
-	} else if (seccomp_profile_load(path, &p, &e) < 0)
+	} else if (read_file(path, 4 << 20, &text, &tlen, &e) < 0) {
+		return bad(c, prof, field, "%s", e.msg);
+	}
+	char cached[4300];
+	cache_path(c, text, tlen, caps, cached, sizeof(cached));
+	char *bpf = NULL;
+	size_t len = 0;
+	if (read_file(cached, 1 << 20, &bpf, &len, &e) == 0 && len && len % 8 == 0) {
+		free(text);
+		char *enc = b64((unsigned char *)bpf, len);
+		json_object_set_new(out, "seccomp", json_string(enc));
+		free(enc);
+		free(bpf);
+		return 0;
+	}
+	free(bpf);
+	struct seccomp_profile *p = NULL;
+	int r = seccomp_profile_parse(path, text, tlen, &p, &e);
+	free(text);
+	if (r < 0)
 		return bad(c, prof, field, "%s", e.msg);
 	struct seccomp_options so = { .arch = "x86_64", .caps = caps };
 	void *ctx = NULL;
 	struct seccomp_stats st;
 	moat_log_set_level(MOAT_LOG_ERROR); /* unknown names are the profile's business */
-	int r = seccomp_profile_compile(p, &so, &ctx, &st, &e);
+	r = seccomp_profile_compile(p, &so, &ctx, &st, &e);
 	moat_log_set_level(MOAT_LOG_WARN);
 	seccomp_profile_free(p);
 	if (r < 0)
@@ -418,15 +467,28 @@ static int seccomp_filter(struct ctx *c, const struct ynode *prof, const char *f
 			close(fd);
 		return moat_error_set(c->err, errno, "compiling %s: %s", path, e.msg);
 	}
-	off_t len = lseek(fd, 0, SEEK_END);
-	unsigned char *buf = xmalloc((size_t)len + 1);
-	if (pread(fd, buf, (size_t)len, 0) != len) {
+	off_t flen = lseek(fd, 0, SEEK_END);
+	unsigned char *buf = xmalloc((size_t)flen + 1);
+	if (pread(fd, buf, (size_t)flen, 0) != flen) {
 		close(fd);
 		free(buf);
 		return moat_error_sys(c->err, errno, "reading the compiled filter");
 	}
 	close(fd);
-	char *enc = b64(buf, (size_t)len);
+	/* Into the cache, atomically; a failure here costs only speed. */
+	char *dir = xasprintf("%s/cache", c->o->state_dir);
+	mkdir(c->o->state_dir, 0700);
+	mkdir(dir, 0700);
+	free(dir);
+	char *tmp = xasprintf("%s.%d.tmp", cached, (int)getpid());
+	int cf = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (cf >= 0 && write(cf, buf, (size_t)flen) == flen && fsync(cf) == 0)
+		rename(tmp, cached);
+	if (cf >= 0)
+		close(cf);
+	unlink(tmp);
+	free(tmp);
+	char *enc = b64(buf, (size_t)flen);
 	json_object_set_new(out, "seccomp", json_string(enc));
 	free(enc);
 	free(buf);

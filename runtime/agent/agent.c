@@ -815,7 +815,10 @@ static int run_pod(json_t *msg)
 		char src[64];
 		snprintf(src, sizeof(src), "/dev/%s", dev);
 		mkdirs(at, 0755);
-		if (mount(src, at, fs, (ro ? MS_RDONLY : 0) | MS_NODEV | MS_NOSUID, NULL) < 0) {
+		/* The ephemeral disk is made fresh for the pod: no background
+		 * inode-table zeroing to compete with its containers. */
+		const char *data = strcmp(fs, "ext4") == 0 ? "noinit_itable" : NULL;
+		if (mount(src, at, fs, (ro ? MS_RDONLY : 0) | MS_NODEV | MS_NOSUID, data) < 0) {
 			say("mounting %s (%s) on %s: %s", src, fs, at, strerror(errno));
 			return -1;
 		}
