@@ -18,6 +18,7 @@
  */
 #include "runtime.h"
 
+#include "runtime/image_int.h"
 #include "runtime/proto.h"
 
 #include <dirent.h>
@@ -538,24 +539,8 @@ static int run_tool(char *const argv[], struct moat_error *err)
 
 static void rm_tree(const char *path)
 {
-	DIR *d = opendir(path);
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		char sub[4400];
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		if (e->d_type == DT_DIR)
-			rm_tree(sub);
-		else
-			unlink(sub);
-	}
-	closedir(d);
-	rmdir(path);
+	struct moat_error e = { 0 };
+	remove_tree_at(AT_FDCWD, path, &e);
 }
 
 int pod_run(const char *file, const struct pod_options *o, struct pod_run_result *res,

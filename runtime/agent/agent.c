@@ -188,6 +188,33 @@ static void power_off(void)
 
 /* ---- files from the host -------------------------------------------------- */
 
+static int decode_b64(const char *s, unsigned char **out, size_t *len)
+{
+	size_t n = strlen(s);
+	*out = xmalloc(n / 4 * 3 + 4);
+	*len = 0;
+	unsigned v = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int d = c >= 'A' && c <= 'Z'   ? c - 'A'
+			: c >= 'a' && c <= 'z' ? c - 'a' + 26
+			: c >= '0' && c <= '9' ? c - '0' + 52
+			: c == '+'	       ? 62
+			: c == '/'	       ? 63
+					       : -1;
+		if (d < 0)
+			continue;
+		v = v << 6 | (unsigned)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			(*out)[(*len)++] = (unsigned char)(v >> bits);
+		}
+	}
+	return 0;
+}
+
 /* Writes base64 data to dir/name (name checked: no slashes up, no dots). */
 static int write_b64(const char *dir, const char *name, const char *b64, int mode)
 {
@@ -202,28 +229,9 @@ static int write_b64(const char *dir, const char *name, const char *b64, int mod
 		mkdir(path, 0755);
 		*slash = '/';
 	}
-	size_t n = strlen(b64);
-	unsigned char *out = xmalloc(n / 4 * 3 + 4);
-	size_t len = 0;
-	unsigned v = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = b64[i];
-		int d = c >= 'A' && c <= 'Z'   ? c - 'A'
-			: c >= 'a' && c <= 'z' ? c - 'a' + 26
-			: c >= '0' && c <= '9' ? c - '0' + 52
-			: c == '+'	       ? 62
-			: c == '/'	       ? 63
-					       : -1;
-		if (d < 0)
-			continue;
-		v = v << 6 | (unsigned)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[len++] = (unsigned char)(v >> bits);
-		}
-	}
+	unsigned char *out;
+	size_t len;
+	decode_b64(b64, &out, &len);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
 	int r = fd >= 0 && write(fd, out, len) == (ssize_t)len ? 0 : -1;
 	if (fd >= 0)
@@ -397,33 +405,6 @@ static void enter_rootfs(const struct container *c, json_t *spec)
 	if (chdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
 	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		child_fail(127, "pivot_root: %s", strerror(errno));
-}
-
-static int decode_b64(const char *s, unsigned char **out, size_t *len)
-{
-	size_t n = strlen(s);
-	*out = xmalloc(n / 4 * 3 + 4);
-	*len = 0;
-	unsigned v = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int d = c >= 'A' && c <= 'Z'   ? c - 'A'
-			: c >= 'a' && c <= 'z' ? c - 'a' + 26
-			: c >= '0' && c <= '9' ? c - '0' + 52
-			: c == '+'	       ? 62
-			: c == '/'	       ? 63
-					       : -1;
-		if (d < 0)
-			continue;
-		v = v << 6 | (unsigned)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			(*out)[(*len)++] = (unsigned char)(v >> bits);
-		}
-	}
-	return 0;
 }
 
 static void load_seccomp(json_t *spec)
@@ -770,7 +751,7 @@ static int run_pod(json_t *msg)
 	share_pid = json_is_true(json_object_get(pod, "shareProcessNamespace"));
 	const char *hostname = json_string_value(json_object_get(pod, "hostname"));
 	if (hostname)
-		sethostname(hostname, strnlen(hostname, 63));
+		(void)!sethostname(hostname, strnlen(hostname, 63));
 	/* Disks: images read-only, then the ephemeral one. */
 	size_t i;
 	json_t *d;
