@@ -285,3 +285,34 @@ status() {
 	run -0 "$MOAT" pod ls --format json
 	assert_output "[]"
 }
+
+@test "pod: logs --follow streams until the container ends" {
+	pod follow 'for i in 1 2 3; do echo "line $i"; sleep 1; done' >follow.yaml
+	run -0 "$MOAT" pod run follow.yaml
+	run -0 timeout 30 "$MOAT" pod logs follow --follow
+	assert_line --regexp 'stdout F line 1$'
+	assert_line --regexp 'stdout F line 3$'
+	[ "$(status follow 'd["phase"]')" = Succeeded ]
+	"$MOAT" pod rm follow
+}
+
+@test "pod: if moat's shim dies its VM goes too, and a guest panic is named" {
+	pod orphan 'sleep 600' >orphan.yaml
+	run -0 "$MOAT" pod run orphan.yaml
+	shim=$(status orphan 'd["shimPid"]')
+	qemu=$(status orphan 'd["qemuPid"]')
+	kill -9 "$shim"
+	for _ in $(seq 50); do kill -0 "$qemu" 2>/dev/null || break; sleep 0.1; done
+	run ! kill -0 "$qemu" # QEMU died with its shim
+	[ "$(status orphan 'd["phase"]')" = Failed ]
+	run -0 status orphan 'd["reason"]'
+	assert_output --partial "ShimExited"
+	run -0 "$MOAT" pod rm orphan
+	# A container may crash its own VM (and nothing else): the pod says so.
+	pod crash 'sleep 1; echo c >/proc/sysrq-trigger; sleep 60' >crash.yaml
+	run -0 "$MOAT" pod run crash.yaml
+	for _ in $(seq 150); do [ "$(status crash 'd["phase"]')" = Failed ] && break; sleep 0.2; done
+	run -0 status crash 'd["reason"]'
+	assert_output --partial "GuestPanic"
+	run -0 "$MOAT" pod rm crash
+}
