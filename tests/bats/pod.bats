@@ -169,8 +169,13 @@ status() {
 }
 
 @test "pod: exec runs in the container with its stdin, stdout, stderr and exit code" {
-	pod ex 'echo up; sleep 600' >ex.yaml
+	pod ex 'echo up; sleep 600' '      resources: {limits: {memory: 200Mi, cpu: 1500m}}' >ex.yaml
 	run -0 "$MOAT" pod run ex.yaml
+	# The VM's size comes from the limits: 2 vCPUs, 200 MiB + 64 MiB.
+	qemu=$(status ex 'd["qemuPid"]')
+	tr '\0' ' ' <"/proc/$qemu/cmdline" | grep -q -- "-m 264 -smp 2 "
+	run -0 "$MOAT" pod exec ex -- sh -c 'grep -c ^processor /proc/cpuinfo'
+	assert_output 2
 	run -3 "$MOAT" pod exec ex -- sh -c 'echo out; echo err >&2; exit 3'
 	assert_output --partial out
 	run -0 sh -c "echo piped-in | '$MOAT' pod exec ex -- cat"
