@@ -305,6 +305,7 @@ static int build_volumes(struct ctx *c, json_t *run, json_t *record)
 		if (!kind)
 			return bad(c, v, field, "no volume source");
 		json_t *vol = json_pack("{s:s}", "name", name);
+		json_array_append_new(out, vol); /* owned by the plan from here */
 		if (strcmp(kind, "emptyDir") == 0) {
 			bool memory = yscalar_is(ymap_get(src, "medium"), "Memory");
 			json_object_set_new(vol, "kind", json_string(memory ? "memory" : "emptyDir"));
@@ -319,15 +320,12 @@ static int build_volumes(struct ctx *c, json_t *run, json_t *record)
 		} else {
 			bool secret = strcmp(kind, "secret") == 0;
 			json_object_set_new(vol, "kind", json_string(kind));
-			if (volume_files(c, src, secret, field, vol) < 0) {
-				json_decref(vol);
+			if (volume_files(c, src, secret, field, vol) < 0)
 				return -1;
-			}
 		}
 		json_t *r = json_deep_copy(vol);
 		json_object_del(r, "files"); /* the record keeps no values */
 		json_array_append_new(rec, r);
-		json_array_append_new(out, vol);
 	}
 	return 0;
 }
@@ -529,6 +527,7 @@ static int build_container(struct ctx *c, const struct ynode *k, bool init, uint
 		return -1;
 	const struct image_config *ic = &c->plan->images[img].config;
 	json_t *o = json_pack("{s:s, s:i, s:s}", "name", name, "image", img, "imageRef", image);
+	json_array_append_new(out, o); /* owned by the plan, which a failure releases */
 	/* The command, as the kubelet composes it. */
 	const struct ynode *cmd = ymap_get(k, "command"), *args = ymap_get(k, "args");
 	json_t *argv = cmd ? strv_json(cmd) : cstrv_json(ic->entrypoint);
@@ -543,10 +542,12 @@ static int build_container(struct ctx *c, const struct ynode *k, bool init, uint
 			   image);
 	/* env: the image's, then the container's. */
 	json_t *env = cstrv_json(ic->env);
+	json_object_set_new(o, "env", env);
 	if (!ic->env)
 		json_array_append_new(env, json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
 						       "/usr/bin:/sbin:/bin"));
 	json_t *env_rec = json_array();
+	json_object_set_new(o, "envRecord", env_rec);
 	const struct ynode *ev = ymap_get(k, "env");
 	for (uint32_t i = 0; ev && ev->type == YNODE_SEQ && i < ev->len; i++) {
 		const struct ynode *e = ev->items[i];
@@ -590,7 +591,6 @@ static int build_container(struct ctx *c, const struct ynode *k, bool init, uint
 			free(owned);
 		}
 	}
-	json_object_set_new(o, "env", env);
 	const char *wd = get_str(k, "workingDir");
 	if (!wd)
 		wd = ic->workdir;
@@ -729,11 +729,12 @@ static int build_container(struct ctx *c, const struct ynode *k, bool init, uint
 	json_t *r = json_deep_copy(o);
 	json_object_del(r, "env");
 	json_object_del(r, "seccomp");
-	json_object_set_new(r, "env", env_rec);
+	json_object_set(r, "env", env_rec);
+	json_object_del(r, "envRecord");
+	json_object_del(o, "envRecord");
 	json_object_set_new(r, "seccompProfile", json_string(get_str(prof, "type") ? get_str(prof, "type")
 										  : "RuntimeDefault"));
 	json_array_append_new(record, r);
-	json_array_append_new(out, o);
 	return 0;
 }
 
@@ -884,6 +885,8 @@ int pod_plan_build(const char *file, const char *buf, size_t len, const struct p
 out:
 	if (ret < 0 && c.refused)
 		err->errnum = EPERM;
+	if (ret < 0)
+		pod_plan_release(plan);
 	yfile_free(yf);
 	return ret;
 }
