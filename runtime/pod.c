@@ -653,6 +653,12 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		goto fail;
 	}
 	res->started_ms = now_ms_real();
+	if (o->progress) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "%s: booting (%s, %u vCPU, %u MiB)", plan.name, res->accel,
+			 plan.vcpus, plan.mem_mib);
+		o->progress(msg);
+	}
 	pid_t pid = fork();
 	if (pid == 0) {
 		/* The shim: its own session, none of the caller's terminal. */
@@ -664,6 +670,7 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		dup2(null, 0);
 		dup2(null, 1);
 		dup2(null, 2);
+		prctl(PR_SET_NAME, "moat-shim");
 		struct shim s = { .dir = dir, .st = st, .notify = pfd[1] };
 		s.run = json_dumps(plan.run, JSON_COMPACT);
 		s.run_len = s.run ? strlen(s.run) : 0;

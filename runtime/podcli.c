@@ -77,6 +77,12 @@ static void print_pod_line(json_t *st)
 	(void)restarts;
 }
 
+static void progress_line(const char *msg)
+{
+	/* Overwritten by the line that says how it went. */
+	fprintf(stderr, "moat pod: %s...\r", msg);
+}
+
 int pod_cmd(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -204,6 +210,8 @@ int pod_cmd(int argc, char **argv)
 	case 0: {
 		struct pod_run_result res;
 		bool tty = isatty(2);
+		if (tty)
+			o.progress = progress_line;
 		if (pod_run(arg, &o, &res, &err) < 0) {
 			fprintf(stderr, "moat pod: %s%s\n", err.errnum == EPERM ? "admission refused the pod:\n" : "",
 				err.msg);

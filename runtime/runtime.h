@@ -76,6 +76,7 @@ struct pod_options {
 	int level;		     /* enum pss_level for admission */
 	const char *accel;	     /* "auto", "kvm", "tcg" */
 	const char *guest_dir;	     /* vmlinuz and initrd.img */
+	void (*progress)(const char *msg); /* long steps, for a terminal; may be NULL */
 };
 
 /* moat's RuntimeDefault profile (runtime/seccomp-default.json), built in. */
