@@ -37,6 +37,10 @@
 #include <unistd.h>
 
 #define MAX_CLIENTS 16
+/* How long a guest has to say hello. */
+#ifndef POD_BOOT_TIMEOUT_S
+#define POD_BOOT_TIMEOUT_S 60
+#endif
 
 static char *pod_dir(const struct pod_options *o, const char *name)
 {
@@ -103,6 +107,8 @@ struct shim {
 	struct client clients[MAX_CLIENTS];
 	uint32_t next_stream;
 	bool stopping;
+	bool boot_timed_out;
+	long long boot_deadline; /* ms; 0 once the agent said hello */
 };
 
 static void shim_save(struct shim *s)
@@ -222,6 +228,8 @@ static void shim_guest_json(struct shim *s, struct proto_frame *f)
 			}
 		return;
 	}
+	if (ev.type == GE_HELLO)
+		s->boot_deadline = 0;
 	if (ev.type == GE_HELLO && s->run) {
 		json_object_set_new(s->st, "guestBootMs", json_integer(ev.boot_ms));
 		json_object_set_new(s->st, "agentReadyMs", json_integer(ev.ready_ms));
@@ -339,11 +347,17 @@ static int listen_unix(const char *path)
 	return fd;
 }
 
-static const char *qemu_end_reason(const char *dir, int status, bool stopping, char *buf,
-				   size_t n)
+static const char *qemu_end_reason(const char *dir, int status, bool stopping, bool timed_out,
+				   char *buf, size_t n)
 {
 	if (stopping)
 		return "Stopped";
+	if (timed_out) {
+		snprintf(buf, n, "BootTimeout: the guest did not answer within %d s (console.log; "
+				 "--accel tcg if KVM cannot run this kernel)",
+			 POD_BOOT_TIMEOUT_S);
+		return buf;
+	}
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/console.log", dir);
 	char *log = NULL;
@@ -354,11 +368,21 @@ static const char *qemu_end_reason(const char *dir, int status, bool stopping, c
 	free(log);
 	if (panic)
 		return "GuestPanic: the guest kernel panicked (console.log)";
+	/* QEMU's own first complaint, when it said one, says the most. */
+	char said[160] = "";
+	snprintf(path, sizeof(path), "%s/qemu.log", dir);
+	FILE *q = fopen(path, "re");
+	if (q) {
+		if (fgets(said, sizeof(said), q))
+			said[strcspn(said, "\n")] = '\0';
+		fclose(q);
+	}
 	if (WIFSIGNALED(status))
-		snprintf(buf, n, "VMKilled: qemu was killed by signal %d", WTERMSIG(status));
+		snprintf(buf, n, "VMKilled: qemu was killed by signal %d%s%s", WTERMSIG(status),
+			 said[0] ? ": " : "", said);
 	else
-		snprintf(buf, n, "VMExited: qemu exited with status %d before the pod finished",
-			 WEXITSTATUS(status));
+		snprintf(buf, n, "VMExited: qemu exited with status %d before the pod finished%s%s",
+			 WEXITSTATUS(status), said[0] ? ": " : "", said);
 	return buf;
 }
 
@@ -391,6 +415,7 @@ static void shim_main(struct shim *s, char **qargv)
 	}
 	if (qlog >= 0)
 		close(qlog);
+	s->boot_deadline = now_ms_real() + POD_BOOT_TIMEOUT_S * 1000ll;
 	json_object_set_new(s->st, "qemuPid", json_integer(s->qemu));
 	json_object_set_new(s->st, "shimPid", json_integer(getpid()));
 	shim_save(s);
@@ -420,7 +445,18 @@ static void shim_main(struct shim *s, char **qargv)
 				idx[n] = i;
 				p[n++] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLIN };
 			}
-		if (poll(p, n, -1) < 0)
+		int timeout = -1;
+		if (s->boot_deadline) {
+			long long left = s->boot_deadline - now_ms_real();
+			if (left <= 0 && !s->boot_timed_out) {
+				/* A guest that never answers (a kernel that hangs, a
+				 * nested hypervisor that cannot run it) is given up on. */
+				s->boot_timed_out = true;
+				kill(s->qemu, SIGKILL);
+			}
+			timeout = left > 0 ? (int)left : -1;
+		}
+		if (poll(p, n, timeout) < 0)
 			continue;
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -433,9 +469,9 @@ static void shim_main(struct shim *s, char **qargv)
 			}
 			int status;
 			if (waitpid(s->qemu, &status, WNOHANG) == s->qemu) {
-				char buf[128];
-				const char *reason = qemu_end_reason(s->dir, status, s->stopping, buf,
-								     sizeof(buf));
+				char buf[256];
+				const char *reason = qemu_end_reason(s->dir, status, s->stopping,
+								     s->boot_timed_out, buf, sizeof(buf));
 				json_object_set_new(s->st, "vm", json_string("stopped"));
 				if (!final_phase(json_string_value(json_object_get(s->st, "phase"))))
 					shim_finish(s, "Failed", reason);
