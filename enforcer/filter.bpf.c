@@ -227,14 +227,19 @@ static __always_inline int host_flow(__u8 proto, int v6, const void *saddr, __u1
 	return age < (proto == IPPROTO_TCP ? FILTER_FLOW_TCP_NS : FILTER_FLOW_UDP_NS);
 }
 
-/* A TCP, UDP or SCTP packet to port: allowed by a rule, from this source? */
+/* A TCP, UDP or SCTP packet to port: allowed by a rule, from this source?
+ * What no rule allows may still be a reply to a connection the host opened:
+ * that lookup comes last, so allowed traffic never pays for it. */
 static __always_inline int check_port(__u64 bytes, __u8 proto, __u16 port, int v6,
-				      const void *saddr)
+				      const void *saddr, __u16 sport)
 {
 	struct filter_port_key k = { .protocol = proto, .port = port };
 	struct filter_port_val *v = bpf_map_lookup_elem(&ports, &k);
-	if (!v)
+	if (!v) {
+		if (proto != IPPROTO_SCTP && host_flow(proto, v6, saddr, sport, port))
+			return V_PASS;
 		return drop(bytes, REASON_NO_RULE);
+	}
 	if (!v->any_source) {
 		struct filter_config *cfg = get_config();
 		int ok;
@@ -256,6 +261,8 @@ static __always_inline int check_port(__u64 bytes, __u8 proto, __u16 port, int v
 			ok = bpf_map_lookup_elem(&src4, &sk) != NULL;
 		}
 		if (!ok) {
+			if (proto != IPPROTO_SCTP && host_flow(proto, v6, saddr, sport, port))
+				return V_PASS;
 			count(&rule_drops, v->rule, bytes);
 			return drop(bytes, REASON_SOURCE);
 		}
@@ -416,11 +423,12 @@ static __always_inline int classify(void *data, void *end, __u64 bytes)
 	__u16 sport, dport;
 	if (l4_ports(l4, end, &sport, &dport) < 0)
 		return drop(bytes, REASON_MALFORMED);
-	if (l4proto != IPPROTO_SCTP && host_flow(l4proto, v6, saddr, sport, dport))
-		return V_PASS;
-	if (in_node_ports(dport))
+	if (in_node_ports(dport)) {
+		if (l4proto != IPPROTO_SCTP && host_flow(l4proto, v6, saddr, sport, dport))
+			return V_PASS;
 		return drop_nodeport(bytes);
-	return check_port(bytes, l4proto, dport, v6, saddr);
+	}
+	return check_port(bytes, l4proto, dport, v6, saddr, sport);
 }
 
 /* Every other interface: only the nodePorts range is dropped. */
