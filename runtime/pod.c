@@ -84,6 +84,13 @@ static json_t *pod_state_read(const char *dir, struct moat_error *err)
 	return j;
 }
 
+/* Does the record say the pod's VM is up? */
+static bool vm_up(json_t *st)
+{
+	const char *vm = json_string_value(json_object_get(st, "vm"));
+	return vm && strcmp(vm, "running") == 0;
+}
+
 static bool final_phase(const char *phase)
 {
 	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
@@ -801,7 +808,7 @@ static int api_open(const struct pod_options *o, const char *name, json_t *req,
 	json_t *st;
 	if (pod_inspect(o, name, &st, err) < 0)
 		return -1;
-	bool up = strcmp(json_string_value(json_object_get(st, "vm")) ?: "", "running") == 0;
+	bool up = vm_up(st);
 	json_decref(st);
 	char path[4300];
 	snprintf(path, sizeof(path), "%s/pods/%s/api.sock", o->state_dir, name);
@@ -965,7 +972,7 @@ int pod_stop(const struct pod_options *o, const char *name, struct moat_error *e
 	json_t *st;
 	if (pod_inspect(o, name, &st, err) < 0)
 		return -1;
-	bool up = strcmp(json_string_value(json_object_get(st, "vm")) ?: "", "running") == 0;
+	bool up = vm_up(st);
 	pid_t shim = (pid_t)json_integer_value(json_object_get(st, "shimPid"));
 	json_decref(st);
 	if (!up)
@@ -992,7 +999,7 @@ int pod_rm(const struct pod_options *o, const char *name, bool force, struct moa
 	json_t *st;
 	if (pod_inspect(o, name, &st, err) < 0)
 		return -1;
-	bool up = strcmp(json_string_value(json_object_get(st, "vm")) ?: "", "running") == 0;
+	bool up = vm_up(st);
 	pid_t shim = (pid_t)json_integer_value(json_object_get(st, "shimPid"));
 	pid_t qemu = (pid_t)json_integer_value(json_object_get(st, "qemuPid"));
 	bool done = final_phase(json_string_value(json_object_get(st, "phase")));

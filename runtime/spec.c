@@ -42,33 +42,40 @@ struct ctx {
 	bool refused; /* an admission refusal rather than bad input */
 };
 
+/* "file:line:col: field: what"; refused marks an admission refusal (EPERM)
+ * rather than bad input (EINVAL). */
+static int fail(struct ctx *c, bool refused, const struct ynode *n, const char *field,
+		const char *fmt, va_list ap)
+{
+	char what[700];
+	vsnprintf(what, sizeof(what), fmt, ap);
+	const struct ynode *at = n ? n : c->pod;
+	c->refused |= refused;
+	return moat_error_set(c->err, refused ? EPERM : EINVAL, "%s:%u:%u: %s: %s%s", c->file,
+			      at ? at->line : 1, at ? at->col : 1, field, refused ? "refused: " : "",
+			      what);
+}
+
 static int bad(struct ctx *c, const struct ynode *n, const char *field, const char *fmt, ...)
 	PRINTF(4, 5);
 static int bad(struct ctx *c, const struct ynode *n, const char *field, const char *fmt, ...)
 {
-	char what[700];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	int r = fail(c, false, n, field, fmt, ap);
 	va_end(ap);
-	const struct ynode *at = n ? n : c->pod;
-	return moat_error_set(c->err, EINVAL, "%s:%u:%u: %s: %s", c->file, at ? at->line : 1,
-			      at ? at->col : 1, field, what);
+	return r;
 }
 
 static int refuse(struct ctx *c, const struct ynode *n, const char *field, const char *fmt, ...)
 	PRINTF(4, 5);
 static int refuse(struct ctx *c, const struct ynode *n, const char *field, const char *fmt, ...)
 {
-	char what[700];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	int r = fail(c, true, n, field, fmt, ap);
 	va_end(ap);
-	const struct ynode *at = n ? n : c->pod;
-	c->refused = true;
-	return moat_error_set(c->err, EPERM, "%s:%u:%u: %s: refused: %s", c->file,
-			      at ? at->line : 1, at ? at->col : 1, field, what);
+	return r;
 }
 
 static const char *str(const struct ynode *n)
