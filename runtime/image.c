@@ -924,7 +924,7 @@ static int unpack_layers(struct plan *p, const struct source *s, int root_fd, ui
 
 /* ---- disks ---- */
 
-static char *find_tool(const char *name)
+char *find_tool(const char *name)
 {
 	const char *env = getenv("PATH");
 	_cleanup_free_ char *dirs = xasprintf("/usr/sbin:/usr/bin:/sbin:/bin%s%s", env ? ":" : "",

@@ -143,6 +143,8 @@ int layer_applier_finish(struct layer_applier *a, struct moat_error *err);
 /* Removes dirfd/name and everything under it, without following symlinks
  * and without holding a descriptor per level.  Missing is fine. */
 int remove_tree_at(int dirfd, const char *name, struct moat_error *err);
+/* name in /usr/sbin, /usr/bin, /sbin, /bin, then $PATH (absolute entries); caller frees. */
+char *find_tool(const char *name);
 
 /* ---- OCI and Docker documents ---------------------------------------------- */
 

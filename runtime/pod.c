@@ -8,8 +8,12 @@
  *                 whole, atomically (temp file + rename), by one writer
  *   disk.img      the pod's ephemeral disk (sparse ext4), destroyed by rm
  *   console.log   the guest's serial console
- *   ctl.sock      QEMU's end of the virtio-serial port (root only)
+ *   qemu.log      QEMU's stdout and stderr
+ *   jail/         where the VMM's jail (a tmpfs in its own mount namespace)
+ *                 is mounted: empty as the host sees it
  *   api.sock      the shim's socket for logs, exec, stop and wait
+ * QEMU's end of the agent's virtio-serial port is one end of a socketpair
+ * whose other end the shim holds: no socket path leads to the guest.
  *
  * The shim is `moat pod run` forked and detached: it starts QEMU (which dies
  * with it), speaks to the agent, keeps pod.json current and serves
@@ -111,6 +115,8 @@ struct shim {
 	size_t run_len;
 	int ctl, api, notify;
 	pid_t qemu;
+	struct vmm_jail *jail;
+	const struct vmm_cgroup *cg;
 	struct client clients[MAX_CLIENTS];
 	uint32_t next_stream;
 	bool stopping;
@@ -404,42 +410,29 @@ static void shim_main(struct shim *s, char **qargv)
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/qemu.log", s->dir);
 	int qlog = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	s->qemu = fork();
-	if (s->qemu == 0) {
-		/* QEMU dies with its shim: no VM outlives the process that
-		 * tracks it. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		int null = open("/dev/null", O_RDONLY);
-		dup2(null, 0);
-		dup2(qlog, 1);
-		dup2(qlog, 2);
-		execvp(qargv[0], qargv);
-		dprintf(2, "exec %s: %s\n", qargv[0], strerror(errno));
-		_exit(127);
-	}
+	s->jail->out_fd = qlog;
+	struct moat_error e = { 0 };
+	s->qemu = qlog < 0 ? -1 : vmm_spawn(s->jail, qargv, &e);
 	if (qlog >= 0)
 		close(qlog);
+	for (size_t i = 0; i < s->jail->nfds; i++)
+		if (s->jail->fds[i] != s->ctl)
+			close(s->jail->fds[i]);
 	s->boot_deadline = now_ms_real() + POD_BOOT_TIMEOUT_S * 1000ll;
 	json_object_set_new(s->st, "qemuPid", json_integer(s->qemu));
 	json_object_set_new(s->st, "shimPid", json_integer(getpid()));
 	shim_save(s);
-	snprintf(path, sizeof(path), "%s/ctl.sock", s->dir);
-	s->ctl = -1;
-	for (int i = 0; i < 500 && s->ctl < 0; i++) {
-		s->ctl = connect_unix(path);
-		if (s->ctl < 0)
-			usleep(10000);
+	if (s->qemu < 0) {
+		char reason[1100];
+		snprintf(reason, sizeof(reason), "VMMJail: %s",
+			 e.msg[0] ? e.msg : "qemu.log could not be made");
+		vmm_cgroup_remove(s->cg);
+		json_object_set_new(s->st, "vm", json_string("stopped"));
+		shim_finish(s, "Failed", reason);
+		_exit(0);
 	}
 	snprintf(path, sizeof(path), "%s/api.sock", s->dir);
 	s->api = listen_unix(path);
-	if (s->ctl < 0) {
-		kill(s->qemu, SIGKILL);
-		shim_finish(s, "Failed", "VMExited: qemu did not start (qemu.log)");
-		_exit(0);
-	}
 	for (;;) {
 		struct pollfd p[3 + MAX_CLIENTS];
 		int idx[3 + MAX_CLIENTS];
@@ -480,6 +473,7 @@ static void shim_main(struct shim *s, char **qargv)
 				const char *reason = qemu_end_reason(s->dir, status, s->stopping,
 								     s->boot_timed_out, buf, sizeof(buf));
 				json_object_set_new(s->st, "vm", json_string("stopped"));
+				vmm_cgroup_remove(s->cg);
 				if (!final_phase(json_string_value(json_object_get(s->st, "phase"))))
 					shim_finish(s, "Failed", reason);
 				else
@@ -586,6 +580,81 @@ static void rm_tree(const char *path)
 	remove_tree_at(AT_FDCWD, path, &e);
 }
 
+/* Gives QEMU fd; returns the number QEMU will see it as. */
+static int jail_fd(struct vmm_jail *j, int fd)
+{
+	j->fds[j->nfds] = fd;
+	return 3 + (int)j->nfds++;
+}
+
+static void vmm_release_fds(struct vmm_jail *j)
+{
+	for (size_t i = 0; i < j->nfds; i++)
+		close(j->fds[i]);
+	j->nfds = 0;
+	free((void *)j->seccomp);
+	j->seccomp = NULL;
+}
+
+/* QEMU's overhead beyond guest RAM (its code, TCG's translation buffer, the
+ * kernel image in the page cache) and its threads (vCPUs, I/O workers). */
+#define VMM_OVERHEAD_MIB 192
+#define VMM_PIDS 256
+
+/* Everything the VMM's jail needs that can fail, before the shim starts, so
+ * that a failure is told to the caller: on error nothing is kept. */
+static int vmm_prepare(const struct pod_plan *plan, const char *guest, const char *dir,
+		       struct vmm_jail *j, struct vmm_cgroup *cg, struct moat_error *err)
+{
+	static char kernel[4300], initrd[4300], root[4300], qemu[4200];
+	j->kernel = vm_kernel_path(guest, kernel, sizeof(kernel));
+	snprintf(initrd, sizeof(initrd), "%s/initrd.img", guest);
+	j->initrd = initrd;
+	snprintf(root, sizeof(root), "%s/jail", dir);
+	if (mkdir(root, 0700) < 0)
+		return moat_error_sys(err, errno, "%s", root);
+	j->root = root;
+	_cleanup_free_ char *q = find_tool("qemu-system-x86_64");
+	if (!q)
+		return moat_error_set(err, ENOENT,
+				      "qemu-system-x86_64 is not installed (make deps)");
+	snprintf(qemu, sizeof(qemu), "%s", q);
+	j->qemu = qemu;
+	if (j->kvm) {
+		struct stat kst;
+		j->kvm_gid = stat("/dev/kvm", &kst) == 0 ? kst.st_gid : 0;
+	}
+	j->limits = (struct vmm_limits){
+		.memory_bytes = ((uint64_t)plan->mem_mib + VMM_OVERHEAD_MIB) << 20,
+		.cpu_milli = plan->vcpus * 1000,
+		.pids = VMM_PIDS,
+	};
+	unsigned char *bpf = NULL;
+	size_t blen = 0;
+	if (vmm_seccomp_compile(&bpf, &blen, err) < 0)
+		return -1;
+	j->seccomp = bpf;
+	j->seccomp_len = blen;
+	uid_t id;
+	if (vmm_id_claim(dir, &id, err) < 0) {
+		vmm_release_fds(j);
+		return -1;
+	}
+	j->uid = id;
+	j->gid = (gid_t)id;
+	/* Named for the pod and its uid: unique on the host, whatever the
+	 * state directory. */
+	char leaf[128];
+	snprintf(leaf, sizeof(leaf), "%s.%u", plan->name, (unsigned)(id - VMM_ID_BASE));
+	if (vmm_cgroup_create(leaf, &j->limits, cg, err) < 0) {
+		vmm_id_release(id);
+		vmm_release_fds(j);
+		return -1;
+	}
+	j->cg = cg;
+	return 0;
+}
+
 int pod_run(const char *file, const struct pod_options *o, struct pod_run_result *res,
 	    struct moat_error *err)
 {
@@ -646,19 +715,54 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		goto fail;
 	}
 	close(fd);
-	struct vm_config vc = { .name = plan.name, .dir = dir, .guest_dir = guest,
-				.accel = res->accel, .vcpus = plan.vcpus, .mem_mib = plan.mem_mib };
+	/* The VMM's jail: its uid, cgroup, filter, and every fd it is given. */
+	struct vmm_jail jail = { .hostname = plan.name, .kvm = strcmp(res->accel, "kvm") == 0 };
+	static struct vmm_cgroup cg; /* 16 KiB: not on the stack */
+	if (vmm_prepare(&plan, guest, dir, &jail, &cg, err) < 0)
+		goto fail;
+	struct vm_config vc = { .name = plan.name, .accel = res->accel, .vcpus = plan.vcpus,
+				.mem_mib = plan.mem_mib };
+	int ctl[2] = { -1, -1 };
+	char con[4300];
+	snprintf(con, sizeof(con), "%s/console.log", dir);
+	int confd = open(con, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (confd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0) {
+		moat_error_sys(err, errno, "%s", confd < 0 ? con : "socketpair");
+		if (confd >= 0)
+			close(confd);
+		goto fail_vmm;
+	}
+	vc.fd_console = jail_fd(&jail, confd);
+	vc.fd_ctl = jail_fd(&jail, ctl[1]);
 	json_t *disks = json_array();
 	char serials[33][24];
 	for (size_t i = 0; i < plan.nimages; i++) {
 		snprintf(serials[i], sizeof(serials[i]), "img%zu", i);
-		vc.disks[vc.ndisks++] = (struct vm_disk){ plan.images[i].disk, serials[i], true };
+		int ro = open(plan.images[i].disk, O_RDONLY | O_CLOEXEC);
+		if (ro < 0) {
+			moat_error_sys(err, errno, "%s", plan.images[i].disk);
+			json_decref(disks);
+			goto fail_vmm;
+		}
+		vc.disks[vc.ndisks++] = (struct vm_disk){ plan.images[i].disk, serials[i], true, -1,
+							  jail_fd(&jail, ro) };
 		char at[32];
 		snprintf(at, sizeof(at), "/images/%zu", i);
 		json_array_append_new(disks, json_pack("{s:s, s:s, s:s}", "serial", serials[i], "fs",
 						      plan.images[i].fstype, "mount", at));
 	}
-	vc.disks[vc.ndisks++] = (struct vm_disk){ disk, "ephemeral", false };
+	int rw = open(disk, O_RDWR | O_CLOEXEC), ro = open(disk, O_RDONLY | O_CLOEXEC);
+	if (rw < 0 || ro < 0) {
+		moat_error_sys(err, errno, "%s", disk);
+		json_decref(disks);
+		if (rw >= 0)
+			close(rw);
+		if (ro >= 0)
+			close(ro);
+		goto fail_vmm;
+	}
+	vc.disks[vc.ndisks++] = (struct vm_disk){ disk, "ephemeral", false, jail_fd(&jail, rw),
+						  jail_fd(&jail, ro) };
 	json_array_append_new(disks, json_pack("{s:s, s:s, s:s, s:b}", "serial", "ephemeral", "fs",
 					      "ext4", "mount", "/pod", "ephemeral", 1));
 	json_object_set_new(plan.run, "disks", disks);
@@ -682,10 +786,15 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		json_array_append_new(imgs, json_pack("{s:s, s:s}", "ref", plan.image_refs[i], "id",
 						      plan.images[i].id));
 	json_object_set_new(st, "images", imgs);
+	json_t *cgs = json_array();
+	for (size_t i = 0; i < cg.n; i++)
+		json_array_append_new(cgs, json_string(cg.path[i]));
+	json_object_set_new(st, "vmm",
+			    json_pack("{s:I, s:o}", "uid", (json_int_t)jail.uid, "cgroups", cgs));
 	if (pod_state_write(dir, st) < 0) {
 		json_decref(st);
 		moat_error_sys(err, errno, "writing %s/pod.json", dir);
-		goto fail;
+		goto fail_vmm;
 	}
 	char **qargv = vm_argv(&vc);
 	int pfd[2];
@@ -693,7 +802,7 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		vm_argv_free(qargv);
 		json_decref(st);
 		moat_error_sys(err, errno, "pipe");
-		goto fail;
+		goto fail_vmm;
 	}
 	res->started_ms = now_ms_real();
 	if (o->progress) {
@@ -714,7 +823,8 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		dup2(null, 1);
 		dup2(null, 2);
 		prctl(PR_SET_NAME, "moat-shim");
-		struct shim s = { .dir = dir, .st = st, .notify = pfd[1] };
+		struct shim s = { .dir = dir, .st = st, .notify = pfd[1], .jail = &jail, .cg = &cg,
+				  .ctl = ctl[0] };
 		s.run = json_dumps(plan.run, JSON_COMPACT);
 		s.run_len = s.run ? strlen(s.run) : 0;
 		pod_plan_release(&plan);
@@ -725,6 +835,8 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 	vm_argv_free(qargv);
 	json_decref(st);
 	pod_plan_release(&plan);
+	vmm_release_fds(&jail);
+	close(ctl[0]);
 	if (pid > 0)
 		waitpid(pid, NULL, 0);
 	/* Wait for the first container to run, or the pod to fail first. */
@@ -736,6 +848,12 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 	snprintf(res->phase, sizeof(res->phase), "%.15s", what[0] ? what : "Failed");
 	free(dir);
 	return 0;
+fail_vmm:
+	vmm_release_fds(&jail);
+	if (ctl[0] >= 0)
+		close(ctl[0]);
+	vmm_cgroup_remove(&cg);
+	vmm_id_release(jail.uid);
 fail:
 	pod_plan_release(&plan);
 	rm_tree(dir);
@@ -1003,6 +1121,15 @@ int pod_rm(const struct pod_options *o, const char *name, bool force, struct moa
 	pid_t shim = (pid_t)json_integer_value(json_object_get(st, "shimPid"));
 	pid_t qemu = (pid_t)json_integer_value(json_object_get(st, "qemuPid"));
 	bool done = final_phase(json_string_value(json_object_get(st, "phase")));
+	json_t *vmm = json_object_get(st, "vmm");
+	uid_t vmm_uid = (uid_t)json_integer_value(json_object_get(vmm, "uid"));
+	static struct vmm_cgroup cg;
+	const char *paths[4];
+	size_t npaths = 0, k;
+	json_t *p;
+	json_array_foreach(json_object_get(vmm, "cgroups"), k, p) if (npaths < 4) paths[npaths++] =
+	    json_string_value(p);
+	int have_cg = vmm_cgroup_from(paths, npaths, &cg);
 	json_decref(st);
 	if (up && !done && !force)
 		return moat_error_set(err, EBUSY, "pod %s is running: stop it first, or rm -f",
@@ -1016,8 +1143,13 @@ int pod_rm(const struct pod_options *o, const char *name, bool force, struct moa
 		for (int i = 0; i < 100 && qemu > 0 && kill(qemu, 0) == 0; i++)
 			usleep(20000);
 	}
+	/* The shim removes the VMM's groups when QEMU ends; a shim that was
+	 * killed leaves them to rm. */
+	if (have_cg == 0)
+		vmm_cgroup_remove(&cg);
 	char *dir = pod_dir(o, name);
 	rm_tree(dir);
 	free(dir);
+	vmm_id_release(vmm_uid);
 	return 0;
 }

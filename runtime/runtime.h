@@ -15,6 +15,7 @@
 #include "core/core.h"
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #define RUNTIME_STATE_DIR "/var/lib/moat"
 
@@ -105,10 +106,14 @@ struct vm_disk {
 	const char *path;
 	const char *serial; /* how the guest finds it */
 	bool readonly;
+	int fd, fd_ro; /* as QEMU sees them: read-write (unless readonly), read-only */
 };
 
+/* QEMU runs jailed (jail.c): it opens nothing by path but its kernel and
+ * initrd, at /boot in the jail; the rest are fds it is given. */
 struct vm_config {
-	const char *name, *dir, *guest_dir, *accel;
+	const char *name, *accel;
+	int fd_console, fd_ctl; /* as QEMU sees them */
 	unsigned vcpus, mem_mib;
 	struct vm_disk disks[33];
 	size_t ndisks;
@@ -119,9 +124,69 @@ struct vm_config {
 int vm_pick_accel(const char *want, char *out, size_t n, char *why, size_t wn);
 /* --guest-dir, $MOAT_GUEST_DIR, build/guest beside the binary, or installed. */
 const char *vm_guest_dir(const char *opt, char *buf, size_t n);
+/* The kernel mkguest made: vmlinux (PVH) when it could, else vmlinuz. */
+const char *vm_kernel_path(const char *guest_dir, char *buf, size_t n);
 /* QEMU's argv for the pod; free with vm_argv_free. */
 char **vm_argv(const struct vm_config *c);
 void vm_argv_free(char **v);
+
+/* ---- the VMM's jail (jail.c) ---------------------------------------------- */
+
+/* Each pod's QEMU runs as uid = gid = VMM_ID_BASE + a slot of its own. */
+#define VMM_ID_BASE 2100000000u
+#define VMM_ID_SLOTS 65536
+#define VMM_MAX_FDS 72
+#define VMM_ID_DIR "/run/moat/vmm-ids"
+
+/* Claims a free uid for the pod whose directory is pod_dir. */
+int vmm_id_claim(const char *pod_dir, uid_t *out, struct moat_error *err);
+void vmm_id_release(uid_t id);
+
+struct vmm_limits {
+	uint64_t memory_bytes; /* guest RAM and QEMU's own */
+	unsigned cpu_milli;    /* 1000: one CPU */
+	unsigned pids;	       /* tasks (QEMU's threads); also RLIMIT_NPROC */
+};
+struct vmm_cgroup {
+	char path[4][4096]; /* one per hierarchy the VMM joins */
+	size_t n;
+	bool v2; /* limits set through the unified hierarchy */
+};
+/* The cgroup parent: $MOAT_CGROUP_PARENT (relative), else "moat". */
+const char *vmm_cgroup_parent(void);
+/* Makes PARENT/LEAF with the limits: v2 where /sys/fs/cgroup is cgroup2,
+ * else the v1 memory, cpu and pids controllers (plus the v2 tree of a
+ * hybrid host, for tracking).  Nothing is left behind on failure. */
+int vmm_cgroup_create(const char *leaf, const struct vmm_limits *l, struct vmm_cgroup *cg,
+		      struct moat_error *err);
+int vmm_cgroup_enter(const struct vmm_cgroup *cg, pid_t pid, struct moat_error *err);
+/* The groups again, from the paths pod.json lists (for rm): -1 for a path
+ * that is not a cgroup's. */
+int vmm_cgroup_from(const char *const *paths, size_t n, struct vmm_cgroup *cg);
+void vmm_cgroup_remove(const struct vmm_cgroup *cg);
+/* moat's filter for the VMM (runtime/seccomp-vmm.json) as BPF; caller frees. */
+int vmm_seccomp_compile(unsigned char **bpf, size_t *len, struct moat_error *err);
+
+struct vmm_jail {
+	const char *root;	     /* an empty directory: the jail's tmpfs mounts on it */
+	const char *qemu;	     /* absolute, under /usr */
+	const char *kernel, *initrd; /* host paths: /boot/kernel, /boot/initrd.img inside */
+	const char *hostname;
+	uid_t uid;
+	gid_t gid;
+	bool kvm; /* /dev/kvm in the jail, and its group */
+	gid_t kvm_gid;
+	int fds[VMM_MAX_FDS]; /* QEMU sees them as 3, 4, ... */
+	size_t nfds;
+	int out_fd; /* QEMU's stdout and stderr */
+	const unsigned char *seccomp;
+	size_t seccomp_len;
+	const struct vmm_cgroup *cg;
+	struct vmm_limits limits;
+};
+/* Starts argv (argv[0] is ignored for j->qemu) jailed: the pid, a child of
+ * the caller, or -1 with why the jail could not be built. */
+pid_t vmm_spawn(struct vmm_jail *j, char *const argv[], struct moat_error *err);
 
 /* ---- pod operations (pod.c) ------------------------------------------------ */
 

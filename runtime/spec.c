@@ -21,6 +21,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+/* Tasks a pod may have in its guest unless it says otherwise. */
+#define POD_PIDS_DEFAULT 1024
+
 #define POD_OVERHEAD_MIB 64
 #define POD_DEFAULT_MIB 256
 #define POD_DEFAULT_DISK (1ull << 30)
@@ -839,6 +842,24 @@ int pod_plan_build(const char *file, const char *buf, size_t len, const struct p
 			      "restartPolicy", rp ? rp : "Always", "shareProcessNamespace", share);
 	plan->record = json_pack("{s:s, s:s, s:b}", "name", name, "restartPolicy", rp ? rp : "Always",
 				 "shareProcessNamespace", share);
+	/* The pod's task limit in the guest (a fork bomb stops there); the
+	 * annotation moat.dev/pids-limit sets it, as kubelet's podPidsLimit
+	 * does for a node. */
+	long long pids = POD_PIDS_DEFAULT;
+	const struct ynode *pl =
+		ymap_get(ymap_get(ymap_get(c.pod, "metadata"), "annotations"), "moat.dev/pids-limit");
+	if (pl) {
+		const char *v = pl->type == YNODE_SCALAR ? pl->str : NULL;
+		char *end = NULL;
+		pids = v ? strtoll(v, &end, 10) : 0;
+		if (!v || *end || pids < 16 || pids > 1 << 22) {
+			bad(&c, pl, "metadata.annotations.moat.dev/pids-limit",
+			    "expected a number of tasks from 16 to 4194304");
+			goto out;
+		}
+	}
+	json_object_set_new(plan->run, "pidsLimit", json_integer(pids));
+	json_object_set_new(plan->record, "pidsLimit", json_integer(pids));
 	if (build_volumes(&c, plan->run, plan->record) < 0)
 		goto out;
 	static const char *const lists[] = { "initContainers", "containers" };

@@ -82,6 +82,14 @@ const char *vm_guest_dir(const char *opt, char *buf, size_t n)
 	return "/usr/local/lib/moat/guest";
 }
 
+const char *vm_kernel_path(const char *guest_dir, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/vmlinux", guest_dir);
+	if (access(buf, R_OK) < 0)
+		snprintf(buf, n, "%s/vmlinuz", guest_dir);
+	return buf;
+}
+
 char **vm_argv(const struct vm_config *c)
 {
 	/* cryptomgr.notests: the crypto self-tests cost 0.8 s under TCG and
@@ -90,7 +98,7 @@ char **vm_argv(const struct vm_config *c)
 	sbuf_puts(&append, "console=ttyS0 panic=-1 quiet loglevel=3 cryptomgr.notests pci=off");
 	if (strcmp(c->accel, "tcg") == 0)
 		sbuf_printf(&append, " tsc_early_khz=%ld", tsc_khz());
-	char **v = xcalloc(64 + 4 * (c->ndisks + 1), sizeof(*v));
+	char **v = xcalloc(64 + 8 * (c->ndisks + 1), sizeof(*v));
 	size_t n = 0;
 #define A(...) (v[n++] = xasprintf(__VA_ARGS__))
 	A("qemu-system-x86_64");
@@ -115,32 +123,39 @@ char **vm_argv(const struct vm_config *c)
 	/* QEMU's own seccomp sandbox, under moat's confinement. */
 	A("-sandbox");
 	A("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
-	/* The uncompressed kernel when mkguest could make it (PVH boot). */
-	char kpath[4200];
-	snprintf(kpath, sizeof(kpath), "%s/vmlinux", c->guest_dir);
-	if (access(kpath, R_OK) < 0)
-		snprintf(kpath, sizeof(kpath), "%s/vmlinuz", c->guest_dir);
 	A("-kernel");
-	A("%s", kpath);
+	A("/boot/kernel");
 	A("-initrd");
-	A("%s/initrd.img", c->guest_dir);
+	A("/boot/initrd.img");
 	A("-append");
 	A("%s", append.s);
+	/* Every file comes as an fd (jail.c); a disk's fd set holds a read-only
+	 * fd beside the read-write one, since QEMU reopens it both ways. */
+	unsigned set = 1;
+	A("-add-fd");
+	A("fd=%d,set=%u", c->fd_console, set);
 	A("-chardev");
-	A("file,id=con,path=%s/console.log", c->dir);
+	A("file,id=con,path=/dev/fdset/%u", set++);
 	A("-serial");
 	A("chardev:con");
-	for (size_t i = 0; i < c->ndisks; i++) {
+	for (size_t i = 0; i < c->ndisks; i++, set++) {
+		if (!c->disks[i].readonly) {
+			A("-add-fd");
+			A("fd=%d,set=%u", c->disks[i].fd, set);
+		}
+		A("-add-fd");
+		A("fd=%d,set=%u", c->disks[i].fd_ro, set);
 		A("-drive");
-		A("id=d%zu,file=%s,format=raw,if=none,cache=none,aio=threads%s", i, c->disks[i].path,
+		A("id=d%zu,file=/dev/fdset/%u,format=raw,if=none,cache=none,aio=threads%s", i, set,
 		  c->disks[i].readonly ? ",readonly=on" : "");
 		A("-device");
 		A("virtio-blk-device,drive=d%zu,serial=%s", i, c->disks[i].serial);
 	}
 	A("-device");
 	A("virtio-serial-device");
+	/* A connected socket: the shim holds the other end. */
 	A("-chardev");
-	A("socket,id=ctl,path=%s/ctl.sock,server=on,wait=off", c->dir);
+	A("socket,id=ctl,fd=%d", c->fd_ctl);
 	A("-device");
 	A("virtserialport,chardev=ctl,name=moat");
 #undef A

@@ -258,6 +258,43 @@ static int mkdirs(const char *path, mode_t mode)
 
 /* Volumes: emptyDir and configMap on the pod's disk, memory emptyDir and
  * secrets on tmpfs (RAM only). */
+/* The pod's own cgroup in the guest: every container process and exec'd
+ * command joins it, so the pod's task limit holds for all of them together
+ * while the agent, outside it, can always still fork. */
+#define POD_CGROUP "/sys/fs/cgroup/pod"
+
+static void pod_cgroup_setup(long long pids)
+{
+	if (mkdirs("/sys/fs/cgroup", 0755) < 0 ||
+	    mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
+	    mkdir(POD_CGROUP, 0755) < 0) {
+		say("the pod's cgroup: %s", strerror(errno));
+		return;
+	}
+	char v[32];
+	snprintf(v, sizeof(v), "%lld", pids > 0 ? pids : 1024);
+	int fd = open("/sys/fs/cgroup/cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, "+pids", 5) == 5;
+	if (fd >= 0)
+		close(fd);
+	fd = open(POD_CGROUP "/pids.max", O_WRONLY | O_CLOEXEC);
+	ok = ok && fd >= 0 && write(fd, v, strlen(v)) == (ssize_t)strlen(v);
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		say("the pod's pids limit: %s", strerror(errno));
+}
+
+/* In a child, before anything else: join the pod's cgroup. */
+static void pod_cgroup_join(void)
+{
+	int fd = open(POD_CGROUP "/cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)!write(fd, "0", 1);
+		close(fd);
+	}
+}
+
 static int setup_volumes(void)
 {
 	size_t i;
@@ -494,6 +531,7 @@ static int start_container(struct container *c)
 		return -1;
 	}
 	if (pid == 0) {
+		pod_cgroup_join();
 		int null = open("/dev/null", O_RDONLY);
 		dup2(null, 0);
 		dup2(out[1], 1);
@@ -746,6 +784,7 @@ static void reap(void)
 static int run_pod(json_t *msg)
 {
 	pod = json_incref(msg);
+	pod_cgroup_setup(json_integer_value(json_object_get(pod, "pidsLimit")));
 	const char *rp = json_string_value(json_object_get(pod, "restartPolicy"));
 	snprintf(restart_policy, sizeof(restart_policy), "%s", rp ? rp : "Never");
 	share_pid = json_is_true(json_object_get(pod, "shareProcessNamespace"));
@@ -860,6 +899,7 @@ static void start_exec(uint32_t stream, json_t *msg)
 	int pidfd = open(ns, O_RDONLY | O_CLOEXEC);
 	pid_t pid = fork();
 	if (pid == 0) {
+		pod_cgroup_join();
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);

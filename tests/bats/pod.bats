@@ -15,6 +15,8 @@ setup_file() {
 		skip "no guest kernel in $guest (make guest fetches Debian's cloud kernel)"
 	export MOAT_GUEST_DIR=$guest
 	export MOAT_STATE_DIR=$BATS_FILE_TMPDIR/state
+	# The VMMs' cgroups go under a parent of the tests' own.
+	export MOAT_CGROUP_PARENT=moat-test-pod
 	local img=$BATS_FILE_TMPDIR/img
 	mkdir -p "$img"
 	(
@@ -40,6 +42,9 @@ teardown_file() {
 	[ -n "${MOAT_STATE_DIR:-}" ] || return 0
 	for p in $("$MOAT" pod ls --format json 2>/dev/null | python3 -c 'import json,sys; [print(p["name"]) for p in json.load(sys.stdin)]' 2>/dev/null); do
 		"$MOAT" pod rm -f "$p" >/dev/null 2>&1
+	done
+	for d in /sys/fs/cgroup/*/"$MOAT_CGROUP_PARENT" /sys/fs/cgroup/"$MOAT_CGROUP_PARENT"; do
+		[ -d "$d" ] && rmdir "$d"/*/ "$d"
 	done
 	true
 }
@@ -320,4 +325,118 @@ status() {
 	run -0 status crash 'd["reason"]'
 	assert_output --partial "GuestPanic"
 	run -0 "$MOAT" pod rm crash
+}
+
+# field PID NAME: a line of /proc/PID/status, without its name.
+field() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' /proc/"$1"/status; }
+
+@test "pod: QEMU runs jailed: its own uid, no capabilities, no_new_privs, seccomp, namespaces, a cgroup" {
+	pod jailed 'sleep 600' >jailed.yaml
+	pod jailed2 'sleep 600' >jailed2.yaml
+	run -0 "$MOAT" pod run jailed.yaml
+	run -0 "$MOAT" pod run jailed2.yaml
+	q=$(status jailed 'd["qemuPid"]')
+	q2=$(status jailed2 'd["qemuPid"]')
+	# Firecracker's jailer's checklist, read from the kernel.
+	read -r ruid euid suid fsuid <<<"$(field "$q" Uid)"
+	[ "$ruid" != 0 ] && [ "$euid" = "$ruid" ] && [ "$suid" = "$ruid" ] && [ "$fsuid" = "$ruid" ]
+	[ "$(field "$q" Gid | awk '{print $1}')" = "$ruid" ]
+	[ -z "$(field "$q" Groups)" ]
+	for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+		[ "$(field "$q" $c)" = 0000000000000000 ] || fail "$c is $(field "$q" $c)"
+	done
+	[ "$(field "$q" NoNewPrivs)" = 1 ]
+	[ "$(field "$q" Seccomp)" = 2 ]
+	# moat's filter and QEMU's own -sandbox.
+	[ "$(field "$q" Seccomp_filters)" -ge 2 ]
+	# Each VMM its own uid: one cannot signal or ptrace the other.
+	[ "$(field "$q2" Uid | awk '{print $1}')" != "$ruid" ]
+	# PID 1 of its own PID namespace; its own mount, IPC, UTS and network.
+	[ "$(field "$q" NSpid | awk '{print $2}')" = 1 ]
+	for ns in mnt pid ipc uts net; do
+		[ "$(readlink /proc/"$q"/ns/$ns)" != "$(readlink /proc/self/ns/$ns)" ] || fail "shares the host's $ns namespace"
+		[ "$(readlink /proc/"$q"/ns/$ns)" != "$(readlink /proc/"$q2"/ns/$ns)" ] || fail "shares $ns with another VMM"
+	done
+	# The jail: its kernel and initrd, four device nodes, QEMU's own files.
+	run -0 ls /proc/"$q"/root
+	assert_output "$(printf 'bin\nboot\ndev\netc\nlib\nlib64\nproc\nusr')"
+	run -0 ls /proc/"$q"/root/boot
+	assert_output "$(printf 'initrd.img\nkernel')"
+	run -0 ls /proc/"$q"/root/dev
+	assert_output "$(printf 'null\nrandom\nurandom\nzero')"
+	run ! touch /proc/"$q"/root/boot/x # read-only
+	# Its disks and sockets are fds it was given: every file it holds is the
+	# pod's own or its image's.
+	for fd in /proc/"$q"/fd/*; do
+		t=$(readlink "$fd")
+		case $t in
+		/dev/null | anon_inode:* | socket:* | "$MOAT_STATE_DIR"/pods/jailed/* | "$MOAT_STATE_DIR"/images/*) ;;
+		*) fail "QEMU holds $t" ;;
+		esac
+	done
+	# The pod's limits on the VMM: RAM + 192 MiB, one CPU, 256 tasks.
+	grep -q "$MOAT_CGROUP_PARENT/jailed\." /proc/"$q"/cgroup
+	run -0 status jailed '"\n".join(d["vmm"]["cgroups"])'
+	cgs=$output
+	if [ -d /sys/fs/cgroup/memory ] && ! [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		m=$(grep /memory/ <<<"$cgs")
+		[ "$(cat "$m/memory.limit_in_bytes")" = $(((256 + 192) << 20)) ]
+		[ "$(cat "$(grep /cpu/ <<<"$cgs")/cpu.cfs_quota_us")" = 100000 ]
+		[ "$(cat "$(grep /pids/ <<<"$cgs")/pids.max")" = 256 ]
+	else
+		[ "$(cat "$cgs/memory.max")" = $(((256 + 192) << 20)) ]
+		[ "$(cat "$cgs/cpu.max")" = "100000 100000" ]
+		[ "$(cat "$cgs/pids.max")" = 256 ]
+	fi
+	grep -q "^Max processes *256 *256" /proc/"$q"/limits
+	grep -q "^Max core file size *0 *0" /proc/"$q"/limits
+	# The jailed VM still does its job.
+	run -0 "$MOAT" pod exec jailed -- echo still works
+	assert_output "still works"
+	# rm takes the cgroups and frees the uid.
+	run -0 "$MOAT" pod rm -f jailed
+	while read -r d; do [ ! -e "$d" ] || fail "$d is left"; done <<<"$cgs"
+	run -0 "$MOAT" pod rm -f jailed2
+}
+
+@test "pod: a jail that cannot be built fails the run with why, and leaves nothing" {
+	pod nojail 'true' >nojail.yaml
+	# A cgroup parent whose own parent does not exist: mkdir fails.
+	MOAT_CGROUP_PARENT=moat-test-nosuch/deeper run -2 "$MOAT" pod run nojail.yaml
+	assert_output --partial "cgroup"
+	assert_output --partial "moat-test-nosuch"
+	run -0 "$MOAT" pod ls --format json
+	assert_output "[]"
+	[ ! -e "$MOAT_STATE_DIR/pods/nojail" ]
+}
+
+@test "pod: a fork bomb stops at the pod's task limit; the agent and other pods carry on" {
+	pod calm 'sleep 600' >calm.yaml
+	run -0 "$MOAT" pod run calm.yaml
+	cat >bomb.yaml <<-EOF
+	apiVersion: v1
+	kind: Pod
+	metadata: {name: bomb, annotations: {moat.dev/pids-limit: "64"}}
+	spec:
+	  restartPolicy: Never
+	  containers:
+	    - name: main
+	      image: bb:latest
+	      command: [sh, -c, 'i=0; while [ \$i -lt 500 ]; do sleep 600 & i=\$((i+1)); done']
+	EOF
+	run -3 "$MOAT" pod run bomb.yaml --wait
+	# The agent, outside the pod's cgroup, still answers.
+	run -0 "$MOAT" pod logs bomb
+	assert_output --partial "can't fork"
+	[ "$(status bomb 'd["spec"]["pidsLimit"]')" = 64 ]
+	# None of it reached the host: the VMM's tasks are its own threads.
+	run -0 status bomb '"\n".join(d["vmm"]["cgroups"])'
+	pids=$(grep -m1 pids <<<"$output" || true)
+	[ -z "$pids" ] || [ "$(cat "$pids/pids.current")" -lt 64 ]
+	run -0 "$MOAT" pod exec calm -- echo unaffected
+	assert_output unaffected
+	run -2 "$MOAT" pod run <(sed 's/"64"/"lots"/' bomb.yaml)
+	assert_output --partial "moat.dev/pids-limit"
+	"$MOAT" pod rm -f bomb
+	"$MOAT" pod rm -f calm
 }
