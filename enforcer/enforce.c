@@ -348,14 +348,17 @@ static void if_driver(const char *ifname, char *out, size_t n)
  * swap is atomic), a TC filter replaced; otherwise a new attachment is made
  * (for XDP in mode auto: native, then generic, then TC) and a->mode set.
  */
-static int attach_one(const char *dir, struct attachment *a, struct filter *f,
+/* Attaches a's program (progs: one fd per filter_hook, a new generation's
+ * or a pinned earlier one's) as want_mode says ("auto", "native",
+ * "generic", "tc"), swapping it in place where a's link is pinned. */
+static int attach_one(const char *dir, struct attachment *a, const int *progs,
 		      const char *want_mode, struct moat_error *err)
 {
 	char path[PATH_MAX];
 	if (a->pin[0]) {
 		_cleanup_close_ int lfd = bpf_obj_get(pin_path(path, sizeof(path), dir, "%s", a->pin));
 		if (lfd >= 0) {
-			if (bpf_link_update(lfd, filter_prog_fd(f, prog_for(a)), NULL) < 0)
+			if (bpf_link_update(lfd, progs[prog_for(a)], NULL) < 0)
 				return moat_error_sys(err, errno, "swapping the program of %s",
 						      a->pin);
 			return 0;
@@ -366,14 +369,14 @@ static int attach_one(const char *dir, struct attachment *a, struct filter *f,
 	if (strcmp(a->mode, "tc") == 0 || a->hook == A_EGRESS) {
 		snprintf(a->mode, sizeof(a->mode), "tc");
 		a->pin[0] = '\0';
-		return tc_set(a->ifindex, a->hook == A_EGRESS, filter_prog_fd(f, prog_for(a)), err);
+		return tc_set(a->ifindex, a->hook == A_EGRESS, progs[prog_for(a)], err);
 	}
 	int lfd = -1;
 	if (is_cgroup_hook(a->hook)) {
 		_cleanup_close_ int cg = open_cgroup(a->target, err);
 		if (cg < 0)
 			return -1;
-		lfd = bpf_link_create(filter_prog_fd(f, prog_for(a)), cg, cgroup_attach_type(a->hook),
+		lfd = bpf_link_create(progs[prog_for(a)], cg, cgroup_attach_type(a->hook),
 				      NULL);
 		if (lfd < 0)
 			return moat_error_sys(err, errno, "attaching %s to cgroup %s",
@@ -399,7 +402,7 @@ static int attach_one(const char *dir, struct attachment *a, struct filter *f,
 			if (i == 0 && skip_native)
 				continue;
 			LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = xdp[i].flags);
-			lfd = bpf_link_create(filter_prog_fd(f, prog_for(a)), a->ifindex, BPF_XDP, &lo);
+			lfd = bpf_link_create(progs[prog_for(a)], a->ifindex, BPF_XDP, &lo);
 			if (lfd >= 0)
 				snprintf(a->mode, sizeof(a->mode), "%s", xdp[i].mode);
 			else if (!why)
@@ -413,7 +416,7 @@ static int attach_one(const char *dir, struct attachment *a, struct filter *f,
 			 * hook, or no driver support): TC ingress does the job. */
 			snprintf(a->mode, sizeof(a->mode), "tc");
 			a->pin[0] = '\0';
-			return tc_set(a->ifindex, false, filter_prog_fd(f, prog_for(a)), err);
+			return tc_set(a->ifindex, false, progs[prog_for(a)], err);
 		}
 		snprintf(a->pin, sizeof(a->pin), "links/%s@%.32s", ahook_names[a->hook], a->target);
 	}
@@ -460,6 +463,9 @@ static int reconcile(const char *dir, struct attach_list *want, size_t *done,
 		     const struct attach_list *have, struct filter *f, const char *mode,
 		     struct moat_error *err)
 {
+	int progs[HOOK_COUNT];
+	for (int h = 0; h < HOOK_COUNT; h++)
+		progs[h] = filter_prog_fd(f, (enum filter_hook)h);
 	for (*done = 0; *done < want->n; (*done)++) {
 		struct attachment *a = &want->v[*done];
 		const struct attachment *old = attach_find(have, a->hook, a->target);
@@ -472,7 +478,7 @@ static int reconcile(const char *dir, struct attach_list *want, size_t *done,
 			snprintf(a->mode, sizeof(a->mode), "%s", old->mode);
 			snprintf(a->pin, sizeof(a->pin), "%s", old->pin);
 		}
-		if (attach_one(dir, a, f, mode, err) < 0)
+		if (attach_one(dir, a, progs, mode, err) < 0)
 			return moat_error_wrap(err, "%s on %s", ahook_names[a->hook], a->target);
 	}
 	for (size_t i = 0; i < have->n; i++) {
@@ -929,35 +935,18 @@ static int rollback_locked(const char *dir, json_t *state, const char *reason,
 	}
 	attachments_from_json(json_object_get(previous, "attachments"), &prev);
 	for (size_t i = 0; i < prev.n && ret == 0; i++) {
-		struct attachment *a = &prev.v[i];
-		const struct attachment *now = attach_find(&cur, a->hook, a->target);
-		char lp[PATH_MAX];
-		int fd = pp.fd[prog_for(a)];
-		const char *pin = a->pin[0] ? a->pin : now ? now->pin : "";
-		int lfd = pin[0] ? bpf_obj_get(pin_path(lp, sizeof(lp), dir, "%s", pin)) : -1;
-		if (lfd >= 0) {
-			if (bpf_link_update(lfd, fd, NULL) < 0)
-				ret = moat_error_sys(err, errno, "swapping back %s", pin);
-			close(lfd);
-		} else if (strcmp(a->mode, "tc") == 0) {
-			ret = tc_set(a->ifindex, a->hook == A_EGRESS, fd, err);
-		} else if (is_cgroup_hook(a->hook)) {
-			_cleanup_close_ int cg = open_cgroup(a->target, err);
-			lfd = cg < 0 ? -1 : bpf_link_create(fd, cg, cgroup_attach_type(a->hook), NULL);
-			if (lfd < 0 || bpf_obj_pin(lfd, pin_path(lp, sizeof(lp), dir, "%s", a->pin)) < 0)
-				ret = moat_error_sys(err, errno, "re-attaching %s", a->target);
-			if (lfd >= 0)
-				close(lfd);
-		} else {
-			LIBBPF_OPTS(bpf_link_create_opts, lo,
-				    .flags = strcmp(a->mode, "xdp-native") == 0 ? XDP_FLAGS_DRV_MODE
-										: XDP_FLAGS_SKB_MODE);
-			lfd = bpf_link_create(fd, a->ifindex, BPF_XDP, &lo);
-			if (lfd < 0 || bpf_obj_pin(lfd, pin_path(lp, sizeof(lp), dir, "%s", a->pin)) < 0)
-				ret = moat_error_sys(err, errno, "re-attaching %s", a->target);
-			if (lfd >= 0)
-				close(lfd);
-		}
+		/* Each back the way it was: its own link swapped back where the
+		 * link is still pinned, else attached again in its old mode. */
+		struct attachment a = prev.v[i];
+		const struct attachment *now = attach_find(&cur, a.hook, a.target);
+		if (!a.pin[0] && now)
+			snprintf(a.pin, sizeof(a.pin), "%s", now->pin);
+		const char *mode = strncmp(a.mode, "xdp-", 4) == 0 ? a.mode + 4
+				   : strcmp(a.mode, "tc") == 0	    ? "tc"
+								    : "auto";
+		ret = attach_one(dir, &a, pp.fd, mode, err);
+		if (ret < 0)
+			moat_error_wrap(err, "putting back %s on %s", ahook_names[a.hook], a.target);
 	}
 	for (size_t i = 0; i < cur.n; i++) {
 		const struct attachment *was = attach_find(&prev, cur.v[i].hook, cur.v[i].target);
