@@ -96,6 +96,15 @@ static bool final_phase(const char *phase)
 	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
 }
 
+/* The pod's address goes back to its port group, if it had one. */
+static void net_pod_leave(const char *state_dir, json_t *st)
+{
+	const char *net = json_string_value(json_object_get(json_object_get(st, "network"), "net"));
+	struct moat_error e = { 0 };
+	if (net)
+		net_release(state_dir, net, json_string_value(json_object_get(st, "name")), &e);
+}
+
 /* ---- the shim ------------------------------------------------------------------ */
 
 struct client {
@@ -106,7 +115,9 @@ struct client {
 
 struct shim {
 	const char *dir;
+	const char *state_dir;
 	json_t *st;
+	int tap; /* the pod's NIC for QEMU; -1 without one */
 	char *run; /* the RUN message text, until sent; then scrubbed */
 	size_t run_len;
 	int ctl, api, notify;
@@ -412,6 +423,8 @@ static void shim_main(struct shim *s, char **qargv)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (s->tap >= 0)
+			fcntl(s->tap, F_SETFD, 0); /* the one fd QEMU inherits */
 		int null = open("/dev/null", O_RDONLY);
 		dup2(null, 0);
 		dup2(qlog, 1);
@@ -422,6 +435,9 @@ static void shim_main(struct shim *s, char **qargv)
 	}
 	if (qlog >= 0)
 		close(qlog);
+	/* The tap is QEMU's alone now: it goes when QEMU does. */
+	if (s->tap >= 0)
+		close(s->tap);
 	s->boot_deadline = now_ms_real() + POD_BOOT_TIMEOUT_S * 1000ll;
 	json_object_set_new(s->st, "qemuPid", json_integer(s->qemu));
 	json_object_set_new(s->st, "shimPid", json_integer(getpid()));
@@ -480,6 +496,7 @@ static void shim_main(struct shim *s, char **qargv)
 				const char *reason = qemu_end_reason(s->dir, status, s->stopping,
 								     s->boot_timed_out, buf, sizeof(buf));
 				json_object_set_new(s->st, "vm", json_string("stopped"));
+				net_pod_leave(s->state_dir, s->st);
 				if (!final_phase(json_string_value(json_object_get(s->st, "phase"))))
 					shim_finish(s, "Failed", reason);
 				else
@@ -647,7 +664,18 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 	}
 	close(fd);
 	struct vm_config vc = { .name = plan.name, .dir = dir, .guest_dir = guest,
-				.accel = res->accel, .vcpus = plan.vcpus, .mem_mib = plan.mem_mib };
+				.accel = res->accel, .vcpus = plan.vcpus, .mem_mib = plan.mem_mib,
+				.tap_fd = -1 };
+	/* The pod's NIC on its port group (net.c): a lease and a tap. */
+	struct net_lease lease = { 0 };
+	bool on_net = !o->net || strcmp(o->net, "none") != 0;
+	if (on_net && net_attach(o->state_dir, o->net, plan.name, plan.record, &lease, &vc.tap_fd,
+				 err) < 0)
+		goto fail;
+	if (on_net) {
+		snprintf(vc.mac, sizeof(vc.mac), "%s", lease.mac);
+		json_object_set(plan.run, "network", lease.guest);
+	}
 	json_t *disks = json_array();
 	char serials[33][24];
 	for (size_t i = 0; i < plan.nimages; i++) {
@@ -682,10 +710,15 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		json_array_append_new(imgs, json_pack("{s:s, s:s}", "ref", plan.image_refs[i], "id",
 						      plan.images[i].id));
 	json_object_set_new(st, "images", imgs);
+	if (on_net)
+		json_object_set_new(st, "network", json_pack("{s:s, s:s, s:s, s:s}", "net", lease.net,
+							     "ip", lease.ip, "mac", lease.mac, "tap",
+							     lease.tap));
+	net_lease_release(&lease);
 	if (pod_state_write(dir, st) < 0) {
 		json_decref(st);
 		moat_error_sys(err, errno, "writing %s/pod.json", dir);
-		goto fail;
+		goto fail_net;
 	}
 	char **qargv = vm_argv(&vc);
 	int pfd[2];
@@ -693,7 +726,7 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		vm_argv_free(qargv);
 		json_decref(st);
 		moat_error_sys(err, errno, "pipe");
-		goto fail;
+		goto fail_net;
 	}
 	res->started_ms = now_ms_real();
 	if (o->progress) {
@@ -714,7 +747,8 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		dup2(null, 1);
 		dup2(null, 2);
 		prctl(PR_SET_NAME, "moat-shim");
-		struct shim s = { .dir = dir, .st = st, .notify = pfd[1] };
+		struct shim s = { .dir = dir, .state_dir = o->state_dir, .st = st,
+				  .tap = vc.tap_fd, .notify = pfd[1] };
 		s.run = json_dumps(plan.run, JSON_COMPACT);
 		s.run_len = s.run ? strlen(s.run) : 0;
 		pod_plan_release(&plan);
@@ -722,6 +756,8 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		_exit(0);
 	}
 	close(pfd[1]);
+	if (vc.tap_fd >= 0)
+		close(vc.tap_fd);
 	vm_argv_free(qargv);
 	json_decref(st);
 	pod_plan_release(&plan);
@@ -736,6 +772,13 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 	snprintf(res->phase, sizeof(res->phase), "%.15s", what[0] ? what : "Failed");
 	free(dir);
 	return 0;
+fail_net:
+	if (vc.tap_fd >= 0)
+		close(vc.tap_fd);
+	if (on_net) {
+		struct moat_error e2 = { 0 };
+		net_release(o->state_dir, lease.net, plan.name, &e2);
+	}
 fail:
 	pod_plan_release(&plan);
 	rm_tree(dir);
@@ -1015,6 +1058,10 @@ int pod_rm(const struct pod_options *o, const char *name, bool force, struct moa
 		/* The shim's death takes QEMU; wait for it to be gone. */
 		for (int i = 0; i < 100 && qemu > 0 && kill(qemu, 0) == 0; i++)
 			usleep(20000);
+	}
+	if (pod_inspect(o, name, &st, err) == 0) {
+		net_pod_leave(o->state_dir, st);
+		json_decref(st);
 	}
 	char *dir = pod_dir(o, name);
 	rm_tree(dir);
