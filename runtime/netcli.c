@@ -63,8 +63,10 @@ static int parse_count(const char *opt, const char *s, long long *out)
 	char *end;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (errno || *end || end == s || v < 0)
-		return usage_error("--%s %s: expected a number", opt, s);
+	if (errno || *end || end == s || v < 0) {
+		usage_error("--%s %s: expected a number", opt, s);
+		return -1;
+	}
 	*out = v;
 	return 0;
 }
