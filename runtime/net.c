@@ -537,11 +537,17 @@ int net_attach(const char *state, const char *net, const char *pod, json_t *meta
 	struct moat_error e2 = { 0 };
 	json_t *netj = net_read(state, net, &e2);
 	if (!netj && e2.errnum == ENOENT && strcmp(net, NET_DEFAULT) == 0) {
-		/* The default port group is made on first use. */
+		/* The default port group is made on first use.  Another pod
+		 * may be making it right now: then wait for its net.json. */
 		if (net_create(state, net, NULL, err) < 0 && err->errnum != EEXIST)
 			return -1;
-		memset(err, 0, sizeof(*err));
-		netj = net_read(state, net, err);
+		for (int i = 0; i < 100; i++) {
+			memset(err, 0, sizeof(*err));
+			netj = net_read(state, net, err);
+			if (netj || err->errnum != ENOENT)
+				break;
+			usleep(50000);
+		}
 	} else if (!netj) {
 		*err = e2;
 	}
