@@ -328,6 +328,8 @@ int net_create(const char *state, const char *name, const struct net_options *o,
 			      (json_int_t)time(NULL));
 	if (o && o->search)
 		json_object_set_new(j, "search", json_string(o->search));
+	if (o && o->implicit)
+		json_object_set_new(j, "implicit", json_true());
 	char *path = net_path(state, name, "net.json");
 	r = write_json_atomic(path, j, err);
 	free(path);
@@ -527,8 +529,8 @@ static json_t *guest_network(json_t *netj, json_t *leases, const char *pod, cons
 	return g;
 }
 
-int net_attach(const char *state, const char *net, const char *pod, json_t *meta,
-	       struct net_lease *out, int *tap_fd, struct moat_error *err)
+static int net_attach_once(const char *state, const char *net, const char *pod, json_t *meta,
+			   struct net_lease *out, int *tap_fd, struct moat_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	*tap_fd = -1;
@@ -539,7 +541,8 @@ int net_attach(const char *state, const char *net, const char *pod, json_t *meta
 	if (!netj && e2.errnum == ENOENT && strcmp(net, NET_DEFAULT) == 0) {
 		/* The default port group is made on first use.  Another pod
 		 * may be making it right now: then wait for its net.json. */
-		if (net_create(state, net, NULL, err) < 0 && err->errnum != EEXIST)
+		struct net_options implicit = { .pps = -1, .bps = -1, .implicit = true };
+		if (net_create(state, net, &implicit, err) < 0 && err->errnum != EEXIST)
 			return -1;
 		for (int i = 0; i < 100; i++) {
 			memset(err, 0, sizeof(*err));
@@ -559,8 +562,18 @@ int net_attach(const char *state, const char *net, const char *pod, json_t *meta
 		return -1;
 	}
 	int r = -1, back = -1, tap = -1;
-	json_t *leases = leases_read(state, net, err);
+	json_t *leases = NULL;
 	struct in_addr a;
+	/* Removed while this waited for the lock (the default port group
+	 * goes with its last pod): the caller starts over. */
+	char *still = net_path(state, net, "net.json");
+	bool gone = access(still, F_OK) < 0;
+	free(still);
+	if (gone) {
+		moat_error_set(err, ENOENT, "port group %s was removed meanwhile", net);
+		goto out;
+	}
+	leases = leases_read(state, net, err);
 	if (!leases)
 		goto out;
 	if (inet_pton(AF_INET, json_string_value(json_object_get(netj, "cidr")) ?: "", &a) != 1) {
@@ -646,6 +659,19 @@ out:
 	return r;
 }
 
+int net_attach(const char *state, const char *net, const char *pod, json_t *meta,
+	       struct net_lease *out, int *tap_fd, struct moat_error *err)
+{
+	int r = -1;
+	for (int tries = 0; tries < 3; tries++) {
+		memset(err, 0, sizeof(*err));
+		r = net_attach_once(state, net, pod, meta, out, tap_fd, err);
+		if (r == 0 || err->errnum != ENOENT || (net && strcmp(net, NET_DEFAULT) != 0))
+			break;
+	}
+	return r;
+}
+
 void net_lease_release(struct net_lease *l)
 {
 	json_decref(l->guest);
@@ -672,6 +698,18 @@ int net_release(const char *state, const char *net, const char *pod, struct moat
 		if (r == 0)
 			r = net_sync(state, net, netj, leases, err);
 	}
+	/* A port group made on first use goes with its last pod, unless a
+	 * policy was applied to it: nothing is left mounted that nobody asked
+	 * for. */
+	bool unused = r == 0 && json_is_true(json_object_get(netj, "implicit")) &&
+		      json_object_size(leases) == 0;
+	if (unused) {
+		json_t *pols = policies_read(state, net);
+		unused = json_array_size(pols) == 0;
+		json_decref(pols);
+	}
+	if (unused)
+		net_teardown(state, net);
 	json_decref(leases);
 	json_decref(netj);
 	close(lock);

@@ -191,6 +191,7 @@ struct net_options {
 	const char *search; /* resolv.conf's search domain; NULL: none */
 	long long pps;	    /* -1: the default; 0: unlimited */
 	long long bps;
+	bool implicit;	    /* made on first use: removed with its last pod */
 };
 
 /* Creates the namespace, its bridge (the gateway, .1) and the BPF maps.

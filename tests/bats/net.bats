@@ -381,3 +381,13 @@ for i in json.load(sys.stdin):
 	assert_output --partial "no port group nosuch"
 	[ ! -e "$MOAT_STATE_DIR/pods/tmp" ]
 }
+
+@test "net: the default port group, made on first use, goes with its last pod" {
+	running far
+	run -0 "$MOAT" net ls
+	assert_line --regexp "^default "
+	run -0 "$MOAT" pod rm -f far
+	run -0 "$MOAT" net ls
+	refute_line --regexp "^default "
+	[ ! -e "$MOAT_STATE_DIR/nets/default" ]
+}
