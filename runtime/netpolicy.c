@@ -23,6 +23,8 @@
 #include <jansson.h>
 
 #define NETPOL_MAX_ITEMS 256
+/* What the rules map holds (enforcer/podnet.h's PODNET_MAX_RULES). */
+#define PODNET_MAX_RULES_USER 65536
 
 struct pctx {
 	const char *file;
@@ -437,143 +439,151 @@ static bool same_key(const struct podnet_rule *a, const struct podnet_rule *b)
 	return a->pod == b->pod && a->protocol == b->protocol && a->port == b->port;
 }
 
+struct port_sel {
+	uint8_t proto;
+	uint16_t port;
+};
+
+/* The ports a rule opens on one pod: a named port is that pod's
+ * containerPort by the name and protocol, or nothing. */
+static size_t rule_ports(json_t *rule, json_t *pod, struct port_sel *out, size_t max)
+{
+	json_t *pl = json_object_get(rule, "ports");
+	if (!json_is_array(pl)) {
+		out[0] = (struct port_sel){ 0, 0 };
+		return 1;
+	}
+	size_t n = 0, k, c;
+	json_t *p, *cp;
+	json_array_foreach(pl, k, p) {
+		uint8_t proto = (uint8_t)json_integer_value(json_object_get(p, "protocol"));
+		json_t *pv = json_object_get(p, "port");
+		if (json_is_integer(pv)) {
+			if (n < max)
+				out[n++] = (struct port_sel){ proto, (uint16_t)json_integer_value(pv) };
+			continue;
+		}
+		json_array_foreach(json_object_get(pod, "containerPorts"), c, cp) {
+			json_int_t num = json_integer_value(json_object_get(cp, "port"));
+			if (n < max && json_equal(json_object_get(cp, "name"), pv) &&
+			    json_integer_value(json_object_get(cp, "protocol")) == proto)
+				out[n++] = (struct port_sel){ proto, (uint16_t)num };
+		}
+	}
+	return n;
+}
+
+/* The sources one peer allows, on one port: the matching pods' addresses,
+ * or an ipBlock (its cidr, then its excepts, as one block). */
+static void peer_sources(struct rule_set *s, json_t *peer, json_t *pods, size_t npods,
+			 struct podnet_rule base, int *blocks)
+{
+	json_t *sel = json_object_get(peer, "pods");
+	if (sel) {
+		for (size_t q = 0; q < npods; q++) {
+			json_t *other = json_array_get(pods, q);
+			const char *ip = json_string_value(json_object_get(other, "ip"));
+			struct in_addr oa;
+			if (!labels_match(sel, json_object_get(other, "labels")) || !ip ||
+			    inet_pton(AF_INET, ip, &oa) != 1)
+				continue;
+			struct podnet_rule r = base;
+			r.src = oa.s_addr;
+			r.len = 32;
+			add_rule(s, r, -1);
+		}
+		return;
+	}
+	uint32_t a;
+	unsigned len;
+	if (cidr4(json_string_value(json_object_get(peer, "cidr")), &a, &len) < 0)
+		return;
+	int block = (*blocks)++;
+	struct podnet_rule r = base;
+	r.src = a;
+	r.len = (uint8_t)len;
+	add_rule(s, r, block);
+	size_t xi;
+	json_t *x;
+	json_array_foreach(json_object_get(peer, "except"), xi, x) {
+		if (cidr4(json_string_value(x), &a, &len) < 0)
+			continue;
+		r.src = a;
+		r.len = (uint8_t)len;
+		r.allow = false;
+		add_rule(s, r, block);
+	}
+}
+
+/* Does the block that starts at index j (its cidr) leave all of e allowed,
+ * none of its excepts covering it?  A block's excepts follow its cidr. */
+static bool block_allows_all(const struct rule_set *s, size_t j, const struct podnet_rule *e)
+{
+	for (size_t k = j + 1; k < s->n && s->block[k] == s->block[j]; k++)
+		if (covers(&s->v[k], e))
+			return false;
+	return true;
+}
+
 int netpolicy_rules(json_t *policies, json_t *pods, struct podnet_rule **rules, size_t *nrules,
 		    bool *isolated, size_t npods)
 {
 	struct rule_set s = { 0 };
 	int blocks = 0;
+	bool any_except = false;
 	for (size_t i = 0; i < npods; i++) {
 		json_t *pod = json_array_get(pods, i);
+		const char *ip = json_string_value(json_object_get(pod, "ip"));
 		struct in_addr me;
-		if (inet_pton(AF_INET, json_string_value(json_object_get(pod, "ip")) ?: "", &me) != 1)
+		if (!ip || inet_pton(AF_INET, ip, &me) != 1)
 			continue;
-		size_t pi;
-		json_t *pol;
+		size_t pi, ri, fi;
+		json_t *pol, *rule, *peer;
 		json_array_foreach(policies, pi, pol) {
 			if (!labels_match(json_object_get(pol, "podSelector"),
 					  json_object_get(pod, "labels")))
 				continue;
 			isolated[i] = true;
-			size_t ri;
-			json_t *rule;
 			json_array_foreach(json_object_get(pol, "ingress"), ri, rule) {
-				/* The ports this rule opens on this pod. */
-				struct { uint8_t proto; uint16_t port; } ports[NETPOL_MAX_ITEMS];
-				size_t np = 0;
-				json_t *pl = json_object_get(rule, "ports");
-				if (!json_is_array(pl)) {
-					ports[np++] = (typeof(ports[0])){ 0, 0 };
-				} else {
-					size_t k;
-					json_t *p;
-					json_array_foreach(pl, k, p) {
-						if (np == ARRAY_SIZE(ports))
-							break;
-						uint8_t proto = (uint8_t)json_integer_value(json_object_get(p, "protocol"));
-						json_t *pv = json_object_get(p, "port");
-						if (json_is_integer(pv)) {
-							ports[np++] = (typeof(ports[0])){ proto, (uint16_t)json_integer_value(pv) };
-							continue;
-						}
-						/* A named port: this pod's containerPort by that
-						 * name and protocol, or nothing. */
-						size_t cpi;
-						json_t *cp;
-						json_array_foreach(json_object_get(pod, "containerPorts"), cpi, cp) {
-							if (json_equal(json_object_get(cp, "name"), pv) &&
-							    json_integer_value(json_object_get(cp, "protocol")) == proto &&
-							    np < ARRAY_SIZE(ports))
-								ports[np++] = (typeof(ports[0])){
-									proto, (uint16_t)json_integer_value(json_object_get(cp, "port")) };
-						}
-					}
-				}
+				struct port_sel ports[NETPOL_MAX_ITEMS];
+				size_t np = rule_ports(rule, pod, ports, ARRAY_SIZE(ports));
 				json_t *from = json_object_get(rule, "from");
 				for (size_t k = 0; k < np; k++) {
-					struct podnet_rule base = { .pod = me.s_addr, .protocol = ports[k].proto,
-								    .port = ports[k].port, .allow = true };
-					if (!json_is_array(from)) {
+					struct podnet_rule base = { .pod = me.s_addr,
+								    .protocol = ports[k].proto,
+								    .port = ports[k].port,
+								    .allow = true };
+					if (!json_is_array(from))
 						add_rule(&s, base, -1);
-						continue;
+					json_array_foreach(from, fi, peer) {
+						any_except |= json_array_size(json_object_get(peer, "except")) > 0;
+						peer_sources(&s, peer, pods, npods, base, &blocks);
 					}
-					size_t fi;
-					json_t *f;
-					json_array_foreach(from, fi, f) {
-						json_t *sel = json_object_get(f, "pods");
-						if (sel) {
-							for (size_t q = 0; q < npods; q++) {
-								json_t *other = json_array_get(pods, q);
-								struct in_addr oa;
-								if (!labels_match(sel, json_object_get(other, "labels")) ||
-								    inet_pton(AF_INET, json_string_value(json_object_get(other, "ip")) ?: "", &oa) != 1)
-									continue;
-								struct podnet_rule r = base;
-								r.src = oa.s_addr;
-								r.len = 32;
-								add_rule(&s, r, -1);
-							}
-							continue;
-						}
-						int block = blocks++;
-						uint32_t a;
-						unsigned len;
-						if (cidr4(json_string_value(json_object_get(f, "cidr")), &a, &len) < 0)
-							continue;
-						struct podnet_rule r = base;
-						r.src = a;
-						r.len = (uint8_t)len;
-						add_rule(&s, r, block);
-						size_t xi;
-						json_t *x;
-						json_array_foreach(json_object_get(f, "except"), xi, x) {
-							if (cidr4(json_string_value(x), &a, &len) < 0)
-								continue;
-							struct podnet_rule d = base;
-							d.src = a;
-							d.len = (uint8_t)len;
-							d.allow = false;
-							add_rule(&s, d, block);
-						}
+					/* The maps hold so many; past that, refuse
+					 * rather than enforce part. */
+					if (s.n > PODNET_MAX_RULES_USER) {
+						free(s.v);
+						free(s.block);
+						return -1;
 					}
 				}
 			}
 		}
 	}
 	/* An except denies only what its own block would have allowed: where
-	 * another rule allows all of it, the except goes, so the union of the
-	 * rules is what the longest-prefix match decides. */
+	 * another block or rule allows all of it, the except goes, so the union
+	 * of the rules is what the longest-prefix match decides. */
 	size_t out = 0;
 	for (size_t i = 0; i < s.n; i++) {
 		bool keep = true;
-		if (!s.v[i].allow) {
-			for (size_t j = 0; j < s.n && keep; j++) {
-				if (!s.v[j].allow || s.block[j] == s.block[i] ||
-				    !same_key(&s.v[i], &s.v[j]) || !covers(&s.v[j], &s.v[i]))
-					continue;
-				bool excepted = false;
-				for (size_t k = 0; k < s.n && !excepted; k++)
-					excepted = !s.v[k].allow && s.block[k] == s.block[j] &&
-						   same_key(&s.v[k], &s.v[i]) && covers(&s.v[k], &s.v[i]);
-				keep = excepted;
-			}
-		}
-		if (keep) {
-			s.v[out] = s.v[i];
-			s.block[out++] = s.block[i];
-		}
+		for (size_t j = 0; any_except && !s.v[i].allow && keep && j < s.n; j++)
+			if (s.v[j].allow && s.block[j] != s.block[i] && same_key(&s.v[i], &s.v[j]) &&
+			    covers(&s.v[j], &s.v[i]))
+				keep = s.block[j] >= 0 && !block_allows_all(&s, j, &s.v[i]);
+		if (keep)
+			s.v[out++] = s.v[i];
 	}
-	/* The same key twice (an allow and a kept except on one prefix):
-	 * the allow, which the loop above already let through, wins. */
-	for (size_t i = 0; i < out; i++)
-		for (size_t j = 0; j < out; j++)
-			if (i != j && !s.v[i].allow && s.v[j].allow && same_key(&s.v[i], &s.v[j]) &&
-			    s.v[i].len == s.v[j].len && covers(&s.v[i], &s.v[j]))
-				s.v[i].allow = true;
 	free(s.block);
-	if (out > 65536) {
-		free(s.v);
-		return -1;
-	}
 	*rules = s.v;
 	*nrules = out;
 	return 0;
