@@ -105,6 +105,19 @@ build/gen/filter.skel.h: build/gen/filter.bpf.o
 
 $(BUILD)/obj/enforcer/filter.o: build/gen/filter.skel.h
 
+# The port groups' TC programs (runtime/net.c attaches them to the taps).
+build/gen/podnet.bpf.o: enforcer/podnet.bpf.c enforcer/podnet.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  BPF     $@")
+	$(Q)clang -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell gcc -dumpmachine) \
+		-Ienforcer -c -o $@ $<
+
+build/gen/podnet.skel.h: build/gen/podnet.bpf.o
+	@$(if $(Q),echo "  SKEL    $@")
+	$(Q)bpftool gen skeleton $< name podnet_skel >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/enforcer/podnet.o: build/gen/podnet.skel.h
+
 $(BUILD)/libmoat.a: $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -125,7 +138,8 @@ $(BUILD)/perf/%: tests/perf/%.c $(BUILD)/libmoat.a
 # libFuzzer harnesses: clang, with the library rebuilt under its instrumentation.
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DMOAT_VERSION='"$(VERSION)"' -I. -Ibuild/gen -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS) $(BENCH_BUILTIN) build/gen/filter.skel.h
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS) $(BENCH_BUILTIN) build/gen/filter.skel.h \
+		build/gen/podnet.skel.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(BENCH_BUILTIN) $(PKG_LIBS)
@@ -136,9 +150,9 @@ fuzz: $(FUZZ_BINS)
 # kernel unpacked beside it (runtime/guest/mkguest).  Pod tests skip, saying
 # why, when the kernel cannot be fetched.
 # The agent is built from its own few sources, never sanitized (it is static).
-AGENT_SRCS := runtime/agent/agent.c runtime/proto.c core/util.c core/fs.c enforcer/caps.c
+AGENT_SRCS := runtime/agent/agent.c runtime/agent/net.c runtime/proto.c core/util.c core/fs.c enforcer/caps.c
 AGENT_LIBS := $(shell pkg-config --static --libs jansson libcap 2>/dev/null)
-build/guest/moat-agent: $(AGENT_SRCS) $(HDRS)
+build/guest/moat-agent: $(AGENT_SRCS) $(HDRS) runtime/agent/net.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -I. -O2 -D_FORTIFY_SOURCE=2 $(WARN) $(HARDEN) -static \

@@ -18,6 +18,7 @@ static const struct moat_command commands[] = {
 	{ "caps", "show a process's capabilities, no_new_privs and seccomp mode", caps_cmd },
 	{ "pod", "run Kubernetes pods as share-nothing QEMU guests", pod_cmd },
 	{ "image", "import OCI and Docker images as read-only pod disks", image_cmd },
+	{ "net", "port groups: pod networks that reach nothing else, NetworkPolicy", net_cmd },
 };
 
 static void usage(FILE *out)

@@ -218,6 +218,49 @@ int enforce_confirm(const char *pin_dir, struct moat_error *err);
 /* Detaches and unpins everything: 0 removed, 1 nothing was applied. */
 int enforce_remove(const char *pin_dir, struct moat_error *err);
 
+/* ---- pod networks: TC programs on a port group's taps (podnet.bpf.c) ---- */
+
+/* Addresses are IPv4 in network order throughout. */
+struct podnet_pod_entry {
+	uint32_t ifindex; /* the pod's tap, in the port group's namespace */
+	uint32_t ip;
+	uint8_t mac[6];
+	bool isolated;	  /* a NetworkPolicy selects the pod */
+	uint32_t pps;	  /* what the pod may send; 0: unlimited */
+	uint64_t bps;
+};
+
+/* Traffic a NetworkPolicy lets into pod: protocol 0 and port 0 mean every
+ * port; allow false marks an ipBlock's except, which the longest prefix
+ * decides against the blocks around it. */
+struct podnet_rule {
+	uint32_t pod;
+	uint8_t protocol;
+	uint16_t port; /* host order */
+	uint32_t src;
+	uint8_t len;
+	bool allow;
+};
+
+#define PODNET_NREASONS 10
+
+/* Loads the programs and maps and pins them in pin_dir (a bpffs the caller
+ * mounted); nothing when they are pinned already.  Needs CAP_BPF. */
+int podnet_create(const char *pin_dir, uint32_t net, uint32_t mask, uint32_t gateway,
+		  struct moat_error *err);
+/* Unpins everything; what is attached stays until its tap goes. */
+void podnet_destroy(const char *pin_dir);
+/* Attaches the pinned programs to a tap (TC ingress and egress).  The
+ * caller is in the tap's network namespace. */
+int podnet_attach(const char *pin_dir, int ifindex, struct moat_error *err);
+/* Makes the maps hold exactly these pods and rules. */
+int podnet_sync(const char *pin_dir, const struct podnet_pod_entry *pods, size_t npods,
+		const struct podnet_rule *rules, size_t nrules, struct moat_error *err);
+/* One pod's counters by reason (podnet_reason_name). */
+int podnet_counters(const char *pin_dir, uint32_t ip, uint64_t packets[PODNET_NREASONS],
+		    uint64_t bytes[PODNET_NREASONS], struct moat_error *err);
+const char *podnet_reason_name(unsigned reason);
+
 int enforce_cmd(int argc, char **argv);
 int seccomp_cmd(int argc, char **argv);
 int caps_cmd(int argc, char **argv);

@@ -100,6 +100,15 @@ static bool final_phase(const char *phase)
 	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
 }
 
+/* The pod's address goes back to its port group, if it had one. */
+static void net_pod_leave(const char *state_dir, json_t *st)
+{
+	const char *net = json_string_value(json_object_get(json_object_get(st, "network"), "net"));
+	struct moat_error e = { 0 };
+	if (net)
+		net_release(state_dir, net, json_string_value(json_object_get(st, "name")), &e);
+}
+
 /* ---- the shim ------------------------------------------------------------------ */
 
 struct client {
@@ -110,6 +119,7 @@ struct client {
 
 struct shim {
 	const char *dir;
+	const char *state_dir;
 	json_t *st;
 	char *run; /* the RUN message text, until sent; then scrubbed */
 	size_t run_len;
@@ -474,6 +484,7 @@ static void shim_main(struct shim *s, char **qargv)
 								     s->boot_timed_out, buf, sizeof(buf));
 				json_object_set_new(s->st, "vm", json_string("stopped"));
 				vmm_cgroup_remove(s->cg);
+				net_pod_leave(s->state_dir, s->st);
 				if (!final_phase(json_string_value(json_object_get(s->st, "phase"))))
 					shim_finish(s, "Failed", reason);
 				else
@@ -721,7 +732,7 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 	if (vmm_prepare(&plan, guest, dir, &jail, &cg, err) < 0)
 		goto fail;
 	struct vm_config vc = { .name = plan.name, .accel = res->accel, .vcpus = plan.vcpus,
-				.mem_mib = plan.mem_mib };
+				.mem_mib = plan.mem_mib, .tap_fd = -1 };
 	int ctl[2] = { -1, -1 };
 	char con[4300];
 	snprintf(con, sizeof(con), "%s/console.log", dir);
@@ -734,6 +745,18 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 	}
 	vc.fd_console = jail_fd(&jail, confd);
 	vc.fd_ctl = jail_fd(&jail, ctl[1]);
+	/* The pod's NIC on its port group (net.c): a lease, and a tap that
+	 * QEMU gets as an fd like everything else. */
+	struct net_lease lease = { 0 };
+	bool on_net = !o->net || strcmp(o->net, "none") != 0;
+	int tap = -1;
+	if (on_net && net_attach(o->state_dir, o->net, plan.name, plan.record, &lease, &tap, err) < 0)
+		goto fail_vmm;
+	if (on_net) {
+		vc.tap_fd = jail_fd(&jail, tap);
+		snprintf(vc.mac, sizeof(vc.mac), "%s", lease.mac);
+		json_object_set(plan.run, "network", lease.guest);
+	}
 	json_t *disks = json_array();
 	char serials[33][24];
 	for (size_t i = 0; i < plan.nimages; i++) {
@@ -791,10 +814,15 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		json_array_append_new(cgs, json_string(cg.path[i]));
 	json_object_set_new(st, "vmm",
 			    json_pack("{s:I, s:o}", "uid", (json_int_t)jail.uid, "cgroups", cgs));
+	if (on_net)
+		json_object_set_new(st, "network", json_pack("{s:s, s:s, s:s, s:s}", "net", lease.net,
+							     "ip", lease.ip, "mac", lease.mac, "tap",
+							     lease.tap));
+	net_lease_release(&lease);
 	if (pod_state_write(dir, st) < 0) {
 		json_decref(st);
 		moat_error_sys(err, errno, "writing %s/pod.json", dir);
-		goto fail_vmm;
+		goto fail_net;
 	}
 	char **qargv = vm_argv(&vc);
 	int pfd[2];
@@ -802,7 +830,7 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		vm_argv_free(qargv);
 		json_decref(st);
 		moat_error_sys(err, errno, "pipe");
-		goto fail_vmm;
+		goto fail_net;
 	}
 	res->started_ms = now_ms_real();
 	if (o->progress) {
@@ -823,8 +851,8 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		dup2(null, 1);
 		dup2(null, 2);
 		prctl(PR_SET_NAME, "moat-shim");
-		struct shim s = { .dir = dir, .st = st, .notify = pfd[1], .jail = &jail, .cg = &cg,
-				  .ctl = ctl[0] };
+		struct shim s = { .dir = dir, .state_dir = o->state_dir, .st = st,
+				  .notify = pfd[1], .jail = &jail, .cg = &cg, .ctl = ctl[0] };
 		s.run = json_dumps(plan.run, JSON_COMPACT);
 		s.run_len = s.run ? strlen(s.run) : 0;
 		pod_plan_release(&plan);
@@ -832,6 +860,8 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		_exit(0);
 	}
 	close(pfd[1]);
+	if (vc.tap_fd >= 0)
+		close(vc.tap_fd);
 	vm_argv_free(qargv);
 	json_decref(st);
 	pod_plan_release(&plan);
@@ -848,6 +878,11 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 	snprintf(res->phase, sizeof(res->phase), "%.15s", what[0] ? what : "Failed");
 	free(dir);
 	return 0;
+fail_net:
+	if (on_net) {
+		struct moat_error e2 = { 0 };
+		net_release(o->state_dir, lease.net, plan.name, &e2);
+	}
 fail_vmm:
 	vmm_release_fds(&jail);
 	if (ctl[0] >= 0)
@@ -1147,6 +1182,10 @@ int pod_rm(const struct pod_options *o, const char *name, bool force, struct moa
 	 * killed leaves them to rm. */
 	if (have_cg == 0)
 		vmm_cgroup_remove(&cg);
+	if (pod_inspect(o, name, &st, err) == 0) {
+		net_pod_leave(o->state_dir, st);
+		json_decref(st);
+	}
 	char *dir = pod_dir(o, name);
 	rm_tree(dir);
 	free(dir);

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 static const char pod_usage[] =
-	"Usage: moat pod run FILE.yaml [--wait] [--accel auto|kvm|tcg]\n"
+	"Usage: moat pod run FILE.yaml [--wait] [--accel auto|kvm|tcg] [--net NAME|none]\n"
 	"                    [--level baseline|restricted] [--format text|json]\n"
 	"       moat pod ls [--format text|json]\n"
 	"       moat pod inspect NAME\n"
@@ -30,6 +30,8 @@ static const char pod_usage[] =
 	"      --accel auto|kvm|tcg   run: the accelerator (auto: kvm where the CPU shows\n"
 	"                             vmx/svm, else tcg)\n"
 	"      --level LEVEL          run: Pod Security level to admit at (default baseline)\n"
+	"      --net NAME|none        run: the port group the pod joins (default: \"default\",\n"
+	"                             made on first use); none: no network interface\n"
 	"  -c, --container NAME       logs, exec: the container (default: the first)\n"
 	"      --follow               logs: keep streaming until the container ends\n"
 	"  -f, --force                rm: stop the pod first\n"
@@ -99,7 +101,7 @@ int pod_cmd(int argc, char **argv)
 	if (which == ARRAY_SIZE(subs))
 		return usage_error("unknown subcommand '%s' (run, ls, inspect, logs, exec, stop, rm)",
 				   sub);
-	enum { O_WAIT = 256, O_ACCEL, O_LEVEL, O_FOLLOW, O_STATE, O_GUEST, O_SECCOMP, O_FORMAT };
+	enum { O_WAIT = 256, O_ACCEL, O_LEVEL, O_FOLLOW, O_STATE, O_GUEST, O_SECCOMP, O_FORMAT, O_NET };
 	static const struct option opts[] = {
 		{ "wait", no_argument, NULL, O_WAIT },
 		{ "accel", required_argument, NULL, O_ACCEL },
@@ -111,6 +113,7 @@ int pod_cmd(int argc, char **argv)
 		{ "guest-dir", required_argument, NULL, O_GUEST },
 		{ "seccomp-default", required_argument, NULL, O_SECCOMP },
 		{ "format", required_argument, NULL, O_FORMAT },
+		{ "net", required_argument, NULL, O_NET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -156,6 +159,9 @@ int pod_cmd(int argc, char **argv)
 			break;
 		case O_SECCOMP:
 			o.seccomp_default = optarg;
+			break;
+		case O_NET:
+			o.net = optarg;
 			break;
 		case O_FORMAT:
 			if (strcmp(optarg, "json") && strcmp(optarg, "text"))

@@ -8,6 +8,7 @@
  * /var/lib/moat):
  *   images/   the image store (image.c)
  *   pods/     one directory per pod (pod.c)
+ *   nets/     one directory per port group (net.c)
  */
 #ifndef MOAT_RUNTIME_H
 #define MOAT_RUNTIME_H
@@ -77,6 +78,7 @@ struct pod_options {
 	int level;		     /* enum pss_level for admission */
 	const char *accel;	     /* "auto", "kvm", "tcg" */
 	const char *guest_dir;	     /* vmlinuz and initrd.img */
+	const char *net;	     /* port group; NULL: "default"; "none": no NIC */
 	void (*progress)(const char *msg); /* long steps, for a terminal; may be NULL */
 };
 
@@ -117,6 +119,8 @@ struct vm_config {
 	unsigned vcpus, mem_mib;
 	struct vm_disk disks[33];
 	size_t ndisks;
+	int tap_fd;   /* the pod's NIC, when mac[0]: the tap, as QEMU sees it */
+	char mac[18];
 };
 
 /* "auto": kvm where the CPU shows vmx/svm and /dev/kvm opens, else tcg;
@@ -234,6 +238,70 @@ int guest_event_parse(const void *data, size_t len, struct guest_event *ev);
 /* Overwrites every string in a JSON tree (secrets) before it is freed. */
 void json_scrub(struct json_t *j);
 
+/* ---- port groups (net.c, netpolicy.c) ------------------------------------- */
+
+/* A port group is a bridge in a network namespace of its own: its pods reach
+ * each other and nothing else.  STATE/nets/NAME/ holds net.json, the leases
+ * (under a flock), the NetworkPolicies, the namespace (bind-mounted on
+ * "netns") and a bpffs ("bpf") with the taps' programs and maps. */
+#define NET_DEFAULT "default"
+#define NET_DEFAULT_CIDR "10.88.0.0/24"
+#define NET_DEFAULT_PPS 20000u		    /* what one pod may send, a second */
+#define NET_DEFAULT_BPS 125000000ull /* 1 Gbit/s */
+
+struct net_options {
+	const char *cidr; /* NULL: NET_DEFAULT_CIDR */
+	const char *dns[4];
+	size_t ndns;
+	const char *search; /* resolv.conf's search domain; NULL: none */
+	long long pps;	    /* -1: the default; 0: unlimited */
+	long long bps;
+	bool implicit;	    /* made on first use: removed with its last pod */
+};
+
+/* Creates the namespace, its bridge (the gateway, .1) and the BPF maps.
+ * -1: EINVAL bad options, EEXIST, or a system error; nothing is left. */
+int net_create(const char *state_dir, const char *name, const struct net_options *o,
+	       struct moat_error *err);
+int net_list(const char *state_dir, struct json_t **out, struct moat_error *err);
+/* The port group, its pods with addresses and counters, its policies. */
+int net_inspect(const char *state_dir, const char *name, struct json_t **out,
+		struct moat_error *err);
+/* EBUSY while a pod holds a lease on it. */
+int net_rm(const char *state_dir, const char *name, struct moat_error *err);
+
+struct net_lease {
+	char net[64], ip[16], mac[18], tap[16];
+	struct json_t *guest; /* the RUN message's "network"; owned */
+};
+/* Leases an address for pod on net (the default port group is made on
+ * first use), creates its tap in the namespace, on the bridge, with the
+ * programs attached; *tap_fd is the tap (O_CLOEXEC) for QEMU.  meta: the
+ * pod's record ("labels", "containerPorts"), kept for NetworkPolicy. */
+int net_attach(const char *state_dir, const char *net, const char *pod, struct json_t *meta,
+	       struct net_lease *out, int *tap_fd, struct moat_error *err);
+/* Gives the pod's address back (its tap goes with QEMU); 0 when it had none. */
+int net_release(const char *state_dir, const char *net, const char *pod, struct moat_error *err);
+void net_lease_release(struct net_lease *l);
+
+/* NetworkPolicy (networking.k8s.io/v1), the subset moat enforces: parses
+ * every document of a file into moat's form; -1 with "file:line:col:
+ * field: ..." (EINVAL) on anything else. */
+int netpolicy_parse(const char *file, const char *buf, size_t len, struct json_t **out,
+		    struct moat_error *err);
+/* Applies (replaces by name) every policy in file to net; *names lists them. */
+int net_policy_apply(const char *state_dir, const char *net, const char *file,
+		     struct json_t **names, struct moat_error *err);
+int net_policy_list(const char *state_dir, const char *net, struct json_t **out,
+		    struct moat_error *err);
+int net_policy_rm(const char *state_dir, const char *net, const char *name,
+		  struct moat_error *err);
+/* The BPF rules for the pods on a port group: netpolicy.c, for net.c. */
+struct podnet_rule;
+int netpolicy_rules(struct json_t *policies, struct json_t *pods, struct podnet_rule **rules,
+		    size_t *nrules, bool *isolated, size_t npods);
+
+int net_cmd(int argc, char **argv);
 int image_cmd(int argc, char **argv);
 int pod_cmd(int argc, char **argv);
 

@@ -783,6 +783,50 @@ static int admit(struct ctx *c, const char *buf, size_t len)
 	return r;
 }
 
+/* What NetworkPolicy selects a pod by and names its ports by: its labels
+ * and its containers' ports, kept in the record (runtime/net.c). */
+static int record_net_meta(struct ctx *c, const struct ynode *spec)
+{
+	json_t *labels = json_object(), *ports = json_array();
+	json_object_set_new(c->plan->record, "labels", labels);
+	json_object_set_new(c->plan->record, "containerPorts", ports);
+	const struct ynode *l = ymap_get(ymap_get(c->pod, "metadata"), "labels");
+	if (l && !ynode_is_null(l) && l->type != YNODE_MAP)
+		return bad(c, l, "metadata.labels", "expected a mapping");
+	for (uint32_t i = 0; l && l->type == YNODE_MAP && i < l->len; i++) {
+		const char *k = str(l->pairs[i].key), *v = str(l->pairs[i].val);
+		if (!k || !v || strlen(k) > 253 || strlen(v) > 63)
+			return bad(c, l->pairs[i].key, "metadata.labels", "%s: expected a string value",
+				   k ? k : "?");
+		json_object_set_new(labels, k, json_string(v));
+	}
+	const struct ynode *ks = ymap_get(spec, "containers");
+	for (uint32_t i = 0; ks && ks->type == YNODE_SEQ && i < ks->len; i++) {
+		const struct ynode *ps = ymap_get(ks->items[i], "ports");
+		for (uint32_t j = 0; ps && ps->type == YNODE_SEQ && j < ps->len; j++) {
+			char field[96];
+			snprintf(field, sizeof(field), "spec.containers[%u].ports[%u]", i, j);
+			long long port;
+			const char *proto = get_str(ps->items[j], "protocol");
+			int pnum = !proto || strcmp(proto, "TCP") == 0 ? 6
+				   : strcmp(proto, "UDP") == 0	       ? 17
+				   : strcmp(proto, "SCTP") == 0	       ? 132
+								       : -1;
+			if (ynode_int(ymap_get(ps->items[j], "containerPort"), &port) < 0 || port < 1 ||
+			    port > 65535)
+				return bad(c, ps->items[j], field, "containerPort: expected 1-65535");
+			if (pnum < 0)
+				return bad(c, ymap_get(ps->items[j], "protocol"), field,
+					   "protocol: expected TCP, UDP or SCTP");
+			json_t *e = json_pack("{s:I, s:i}", "port", (json_int_t)port, "protocol", pnum);
+			if (get_str(ps->items[j], "name"))
+				json_object_set_new(e, "name", json_string(get_str(ps->items[j], "name")));
+			json_array_append_new(ports, e);
+		}
+	}
+	return 0;
+}
+
 int pod_plan_build(const char *file, const char *buf, size_t len, const struct pod_options *o,
 		   struct pod_plan *plan, struct moat_error *err)
 {
@@ -881,6 +925,8 @@ int pod_plan_build(const char *file, const char *buf, size_t len, const struct p
 				goto out;
 		}
 	}
+	if (record_net_meta(&c, spec) < 0)
+		goto out;
 	/* Names are unique across init and app containers. */
 	size_t i, j;
 	json_t *a, *b;

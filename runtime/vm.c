@@ -151,6 +151,13 @@ char **vm_argv(const struct vm_config *c)
 		A("-device");
 		A("virtio-blk-device,drive=d%zu,serial=%s", i, c->disks[i].serial);
 	}
+	if (c->mac[0]) {
+		/* The tap is opened by moat, not by QEMU: QEMU gets the fd. */
+		A("-netdev");
+		A("tap,id=n0,fd=%d", c->tap_fd);
+		A("-device");
+		A("virtio-net-device,netdev=n0,mac=%s", c->mac);
+	}
 	A("-device");
 	A("virtio-serial-device");
 	/* A connected socket: the shim holds the other end. */

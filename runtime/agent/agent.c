@@ -10,6 +10,7 @@
  */
 #include "core/core.h"
 #include "enforcer/enforcer.h"
+#include "runtime/agent/net.h"
 #include "runtime/proto.h"
 
 #include <dirent.h>
@@ -847,6 +848,11 @@ static int run_pod(json_t *msg)
 	mkdirs(POD "/containers", 0755);
 	if (setup_volumes() < 0)
 		return -1;
+	char why[256];
+	if (agent_net_setup(pod, POD, why, sizeof(why)) < 0) {
+		say("network: %s", why);
+		return -1;
+	}
 	json_t *lists[2] = { json_object_get(pod, "initContainers"), json_object_get(pod, "containers") };
 	for (int l = 0; l < 2; l++) {
 		json_t *c;

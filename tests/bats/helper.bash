@@ -16,6 +16,9 @@ load /usr/lib/bats/bats-assert/load
 [[ $MOAT_TOP == /* ]] || MOAT_TOP=$PWD/$MOAT_TOP
 [[ $MOAT_SHARED == /* ]] || MOAT_SHARED=$PWD/$MOAT_SHARED
 FIXTURES=$MOAT_TOP/tests/fixtures/policy
+# Pods' VMMs get their cgroups under a parent of the tests' own, never the
+# default one a real node uses.
+export MOAT_CGROUP_PARENT=${MOAT_CGROUP_PARENT:-moat-test}
 
 # Every test runs in its own empty directory, so the paths moat prints are
 # short and relative, and nothing a test writes is seen by another.
