@@ -1319,6 +1319,9 @@ static int load_info(struct store *st, const char *name, const char *id, long lo
 	if (stat(out->disk, &sb) < 0)
 		return moat_error_sys(err, errno, "%s", out->disk);
 	out->disk_bytes = (uint64_t)sb.st_size;
+	/* No tree (an import by an older moat) or a bad one: present stays
+	 * false, and pods refuse the image. */
+	verity_from_json(json_object_get(meta, "verity"), out->disk_bytes, &out->verity);
 	free(buf);
 	buf = NULL;
 	_cleanup_free_ char *cfg_path = xasprintf("%s/%s/config.json", st->dir, id + 7);
@@ -1461,21 +1464,30 @@ int image_import_with(const char *state_dir, const char *source, const char *nam
 			goto out;
 		unlinkat(tmp_fd, "source.tar", 0);
 		struct stat ds;
-		if (fstatat(tmp_fd, disk_name, &ds, 0) < 0) {
-			moat_error_sys(err, errno, "%s/%s", tmp, disk_name);
-			goto out;
-		}
+		struct image_verity verity;
 		{
-			_cleanup_close_ int dfd = openat(tmp_fd, disk_name, O_RDONLY | O_CLOEXEC);
-			if (dfd < 0 || fchmod(dfd, 0644) < 0 || fsync(dfd) < 0) {
-				moat_error_sys(err, errno, "%s/%s", tmp, disk_name);
+			/* The dm-verity tree goes after the file system, in the
+			 * same file: the guest checks every block it reads. */
+			_cleanup_close_ int dfd = openat(tmp_fd, disk_name, O_RDWR | O_CLOEXEC);
+			_cleanup_free_ char *dname = xasprintf("%s/%s", tmp, disk_name);
+			if (dfd < 0 || fchmod(dfd, 0644) < 0) {
+				moat_error_sys(err, errno, "%s", dname);
+				goto out;
+			}
+			if (verity_build(dfd, dname, &verity, err) < 0) {
+				moat_error_wrap(err, "%s: building the dm-verity tree", src.display);
+				goto out;
+			}
+			if (fsync(dfd) < 0 || fstat(dfd, &ds) < 0) {
+				moat_error_sys(err, errno, "%s", dname);
 				goto out;
 			}
 		}
 		_cleanup_json_ json_t *meta = json_pack(
-			"{s:s, s:s, s:s, s:I, s:i, s:s, s:I}", "id", plan.id, "fstype", fstype, "disk",
-			disk_name, "diskBytes", (json_int_t)ds.st_size, "layers", (int)plan.nlayers,
-			"source", src.display, "createdAt", (json_int_t)time(NULL));
+			"{s:s, s:s, s:s, s:I, s:i, s:s, s:I, s:o}", "id", plan.id, "fstype", fstype,
+			"disk", disk_name, "diskBytes", (json_int_t)ds.st_size, "layers",
+			(int)plan.nlayers, "source", src.display, "createdAt", (json_int_t)time(NULL),
+			"verity", verity_to_json(&verity));
 		_cleanup_free_ char *meta_text = json_dumps(meta, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		if (write_at(tmp_fd, "manifest.json", plan.manifest, plan.manifest_len, 0644, err) < 0 ||
 		    write_at(tmp_fd, "config.json", plan.config, plan.config_len, 0644, err) < 0 ||
