@@ -136,9 +136,9 @@ fuzz: $(FUZZ_BINS)
 # kernel unpacked beside it (runtime/guest/mkguest).  Pod tests skip, saying
 # why, when the kernel cannot be fetched.
 # The agent is built from its own few sources, never sanitized (it is static).
-AGENT_SRCS := runtime/agent/agent.c runtime/proto.c core/util.c core/fs.c enforcer/caps.c
+AGENT_SRCS := runtime/agent/agent.c runtime/agent/dm.c runtime/agent/disk.c runtime/proto.c core/util.c core/fs.c enforcer/caps.c
 AGENT_LIBS := $(shell pkg-config --static --libs jansson libcap 2>/dev/null)
-build/guest/moat-agent: $(AGENT_SRCS) $(HDRS)
+build/guest/moat-agent: $(AGENT_SRCS) $(HDRS) $(wildcard runtime/agent/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -I. -O2 -D_FORTIFY_SOURCE=2 $(WARN) $(HARDEN) -static \
@@ -156,6 +156,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libjanss
 	libseccomp-dev libcap-dev libbpf-dev bpftool python3-yaml \
 	iproute2 nftables iperf3 iputils-ping socat \
 	libssl-dev zlib1g-dev qemu-system-x86 erofs-utils e2fsprogs cpio umoci skopeo busybox-static \
+	cryptsetup-bin kmod \
 	bats bats-assert bats-support python3 python3-jsonschema
 deps:
 	@missing=$$(for p in $(DEPS); do \

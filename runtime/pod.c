@@ -559,27 +559,6 @@ static void shim_main(struct shim *s, char **qargv)
 
 /* ---- operations ---------------------------------------------------------------- */
 
-static int run_tool(char *const argv[], struct moat_error *err)
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return moat_error_sys(err, errno, "fork");
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(null, 1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return moat_error_set(err, EIO, "%s failed (status %d)", argv[0],
-				      WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-	return 0;
-}
-
 static void rm_tree(const char *path)
 {
 	struct moat_error e = { 0 };
@@ -630,14 +609,12 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		free(dir);
 		return -1;
 	}
-	/* The ephemeral disk: sparse, ext4, the pod's alone. */
-	char disk[4300], size[32];
+	/* The ephemeral disk: sparse, the pod's alone.  The guest encrypts it
+	 * under a key of its own and makes the file system inside. */
+	char disk[4300];
 	snprintf(disk, sizeof(disk), "%s/disk.img", dir);
-	snprintf(size, sizeof(size), "%lluk", (unsigned long long)(plan.disk_bytes >> 10));
-	char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1",
-			 "-m", "0", disk, size, NULL };
 	int fd = open(disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, (off_t)plan.disk_bytes) < 0 || run_tool(mkfs, err) < 0) {
+	if (fd < 0 || ftruncate(fd, (off_t)plan.disk_bytes) < 0) {
 		if (fd >= 0)
 			close(fd);
 		if (!err->msg[0])
@@ -655,12 +632,13 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		vc.disks[vc.ndisks++] = (struct vm_disk){ plan.images[i].disk, serials[i], true };
 		char at[32];
 		snprintf(at, sizeof(at), "/images/%zu", i);
-		json_array_append_new(disks, json_pack("{s:s, s:s, s:s}", "serial", serials[i], "fs",
-						      plan.images[i].fstype, "mount", at));
+		json_array_append_new(disks, verity_disk_json(&plan.images[i], plan.image_refs[i],
+							      serials[i], at));
 	}
 	vc.disks[vc.ndisks++] = (struct vm_disk){ disk, "ephemeral", false };
-	json_array_append_new(disks, json_pack("{s:s, s:s, s:s, s:b}", "serial", "ephemeral", "fs",
-					      "ext4", "mount", "/pod", "ephemeral", 1));
+	json_array_append_new(disks, json_pack("{s:s, s:s, s:s, s:b, s:s}", "serial", "ephemeral",
+					      "fs", "ext4", "mount", "/pod", "ephemeral", 1, "crypt",
+					      "aes-xts-plain64"));
 	json_object_set_new(plan.run, "disks", disks);
 	/* The record: the spec without values, and the status. */
 	json_t *st = json_pack("{s:s, s:O, s:s, s:s, s:s, s:I, s:s}", "name", plan.name, "spec",

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,4 +200,28 @@ json_t *verity_to_json(const struct image_verity *v)
 	return json_pack("{s:i, s:s, s:i, s:I, s:I, s:s, s:s}", "version", 1, "hash", "sha256",
 			 "blockSize", VB, "dataBlocks", (json_int_t)v->data_blocks, "hashOffset",
 			 (json_int_t)v->hash_offset, "rootHash", v->root_hash, "salt", v->salt);
+}
+
+json_t *verity_disk_json(const struct image_info *img, const char *ref, const char *serial,
+			 const char *mount)
+{
+	const struct image_verity *v = &img->verity;
+	uint64_t limit = VERITY_READ_ALL_MAX;
+	const char *env = getenv("MOAT_VERITY_READ_ALL_MAX");
+	char *end;
+	if (env && *env) {
+		unsigned long long n = strtoull(env, &end, 10);
+		if (!*end)
+			limit = n;
+	}
+	json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "serial", serial, "fs", img->fstype, "mount",
+			      mount, "image", ref);
+	if (v->present)
+		json_object_set_new(d, "verity",
+				    json_pack("{s:I, s:I, s:s, s:s}", "dataBlocks",
+					      (json_int_t)v->data_blocks, "hashStart",
+					      (json_int_t)(v->hash_offset / VB), "rootHash",
+					      v->root_hash, "salt", v->salt));
+	json_object_set_new(d, "verifyAll", json_boolean(v->present && v->data_blocks * VB <= limit));
+	return d;
 }

@@ -10,6 +10,7 @@
  */
 #include "core/core.h"
 #include "enforcer/enforcer.h"
+#include "runtime/agent/disk.h"
 #include "runtime/proto.h"
 
 #include <dirent.h>
@@ -79,6 +80,8 @@ static char restart_policy[16] = "Never";
 static bool share_pid;
 static bool pod_done_sent;
 static size_t init_next; /* the next init container to run */
+static struct disk_fail pod_fail; /* why the pod cannot run, once known */
+static int kmsg = -1;		  /* watched for dm-verity's complaints */
 
 /* ---- messages to the host -------------------------------------------------- */
 
@@ -793,8 +796,14 @@ static int run_pod(json_t *msg)
 		bool ro = !json_is_true(json_object_get(d, "ephemeral"));
 		if (!dev || !fs || !at || strchr(dev, '/'))
 			continue;
+		/* dm-verity under an image, dm-crypt under the ephemeral disk. */
 		char src[64];
-		snprintf(src, sizeof(src), "/dev/%s", dev);
+		long long t0 = boot_ms();
+		if (disk_prepare(d, i, dev, src, &pod_fail) < 0) {
+			say("disk %s: %s", dev, pod_fail.message);
+			return -1;
+		}
+		say("disk %s (%s) ready in %lld ms", dev, serial ? serial : "?", boot_ms() - t0);
 		mkdirs(at, 0755);
 		/* The ephemeral disk is made fresh for the pod: no background
 		 * inode-table zeroing to compete with its containers. */
@@ -804,6 +813,7 @@ static int run_pod(json_t *msg)
 			return -1;
 		}
 	}
+	kmsg = disk_kmsg_open();
 	mkdirs(POD "/logs", 0755);
 	mkdirs(POD "/containers", 0755);
 	if (setup_volumes() < 0)
@@ -975,7 +985,8 @@ static void handle_frame(struct proto_frame *f)
 		say("a message without op: %s", je.text);
 	} else if (strcmp(op, "run") == 0 && !pod) {
 		if (run_pod(msg) < 0)
-			send_json(0, json_pack("{s:s}", "type", "podFailed"));
+			send_json(0, json_pack("{s:s, s:s, s:s}", "type", "podFailed", "reason",
+					       pod_fail.reason, "message", pod_fail.message));
 	} else if (strcmp(op, "exec") == 0) {
 		start_exec(f->stream, msg);
 	} else if (strcmp(op, "logs") == 0) {
@@ -1034,6 +1045,9 @@ static void leave_initramfs(char **argv)
 	}
 	if (d)
 		closedir(d);
+	/* busybox, for mke2fs: the agent's alone, no container sees it. */
+	mkdirs("/newroot/bin", 0755);
+	copy_file("/bin/busybox", "/newroot/bin/busybox", 0755);
 	if (copy_file("/init", "/newroot/init", 0755) < 0 || chdir("/newroot") < 0 ||
 	    mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
 		return;
@@ -1076,6 +1090,7 @@ int main(int argc, char **argv)
 		nfds_t n = 0;
 		p[n++] = (struct pollfd){ .fd = port, .events = POLLIN };
 		p[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = kmsg, .events = POLLIN };
 		for (size_t i = 0; i < ncs; i++)
 			for (int w = 0; w < 2; w++) {
 				int fd = w ? cs[i].err : cs[i].out;
@@ -1126,7 +1141,15 @@ int main(int argc, char **argv)
 				;
 			reap();
 		}
-		for (nfds_t k = 2; k < n; k++) {
+		/* A block of an image that fails verification ends the pod: its
+		 * containers would only see EIO from here on. */
+		if ((p[2].revents & POLLIN) && disk_kmsg_check(kmsg, &pod_fail) == 1) {
+			say("%s", pod_fail.message);
+			send_json(0, json_pack("{s:s, s:s, s:s}", "type", "podFailed", "reason",
+					       pod_fail.reason, "message", pod_fail.message));
+			shutdown_pod();
+		}
+		for (nfds_t k = 3; k < n; k++) {
 			if (!(p[k].revents & (POLLIN | POLLHUP)))
 				continue;
 			char buf[PROTO_CHUNK];
