@@ -203,6 +203,15 @@ int guest_event_parse(const void *data, size_t len, struct guest_event *ev)
 	const char *msg = json_string_value(json_object_get(m, "message"));
 	if (msg)
 		snprintf(ev->message, sizeof(ev->message), "%.300s", msg);
+	/* A reason is one word of letters, as Kubernetes' reasons are:
+	 * anything else is dropped rather than shown as the guest sent it. */
+	const char *reason = json_string_value(json_object_get(m, "reason"));
+	size_t rl = reason ? strlen(reason) : 0;
+	bool word = rl > 0 && rl < sizeof(ev->reason);
+	for (size_t i = 0; word && i < rl; i++)
+		word = (reason[i] >= 'A' && reason[i] <= 'Z') || (reason[i] >= 'a' && reason[i] <= 'z');
+	if (word)
+		memcpy(ev->reason, reason, rl + 1);
 	json_decref(m);
 	if ((ev->type == GE_STARTED || ev->type == GE_EXITED) && !ev->container[0])
 		return -1;
@@ -279,7 +288,14 @@ static void shim_guest_json(struct shim *s, struct proto_frame *f)
 		}
 		shim_finish(s, ok ? "Succeeded" : "Failed", ok ? NULL : "a container failed");
 	} else if (ev.type == GE_FAILED) {
-		shim_finish(s, "Failed", "the guest agent could not set the pod up (console.log)");
+		char why[400];
+		if (ev.reason[0])
+			snprintf(why, sizeof(why), "%s: %s", ev.reason, ev.message);
+		else
+			snprintf(why, sizeof(why), "the guest agent could not set the pod up%s%s "
+						   "(console.log)",
+				 ev.message[0] ? ": " : "", ev.message);
+		shim_finish(s, "Failed", why);
 	} else if (ev.type == GE_LOG && ev.message[0]) {
 		json_t *logs = json_object_get(s->st, "agentLog");
 		if (!logs)

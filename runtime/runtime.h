@@ -173,6 +173,7 @@ struct guest_event {
 	long long boot_ms, ready_ms, exit_code, restarts;
 	bool restarting;
 	char message[304];
+	char reason[32]; /* podFailed: a CamelCase word ("ImageIntegrity"), or "" */
 };
 int guest_event_parse(const void *data, size_t len, struct guest_event *ev);
 
