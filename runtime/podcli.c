@@ -235,8 +235,11 @@ int pod_cmd(int argc, char **argv)
 				const char *k;
 				json_t *cst;
 				json_object_foreach(json_object_get(st, "containers"), k, cst)
-					fprintf(stderr, "moat pod: %s: container %s exited %lld\n", res.name, k,
-						(long long)json_integer_value(json_object_get(cst, "exitCode")));
+					if (json_object_get(cst, "exitCode")) /* else it never ran */
+						fprintf(stderr, "moat pod: %s: container %s exited %lld\n",
+							res.name, k,
+							(long long)json_integer_value(
+								json_object_get(cst, "exitCode")));
 				const char *reason = json_string_value(json_object_get(st, "reason"));
 				if (reason)
 					fprintf(stderr, "moat pod: %s: %s: %s\n", res.name, phase, reason);

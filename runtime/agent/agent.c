@@ -755,7 +755,9 @@ static int run_pod(json_t *msg)
 	const char *hostname = json_string_value(json_object_get(pod, "hostname"));
 	if (hostname)
 		(void)!sethostname(hostname, strnlen(hostname, 63));
-	/* Disks: images read-only, then the ephemeral one. */
+	/* Disks: images read-only, then the ephemeral one.  The kernel's log
+	 * says which block failed verification, when one does. */
+	kmsg = disk_kmsg_open();
 	size_t i;
 	json_t *d;
 	json_array_foreach(json_object_get(pod, "disks"), i, d) {
@@ -809,11 +811,17 @@ static int run_pod(json_t *msg)
 		 * inode-table zeroing to compete with its containers. */
 		const char *data = strcmp(fs, "ext4") == 0 ? "noinit_itable" : NULL;
 		if (mount(src, at, fs, (ro ? MS_RDONLY : 0) | MS_NODEV | MS_NOSUID, data) < 0) {
-			say("mounting %s (%s) on %s: %s", src, fs, at, strerror(errno));
+			int e = errno;
+			if (kmsg >= 0 && disk_kmsg_check(kmsg, &pod_fail) == 1) {
+				say("%s", pod_fail.message);
+				return -1;
+			}
+			snprintf(pod_fail.message, sizeof(pod_fail.message), "mounting %s (%s) on %s: %s",
+				 src, fs, at, strerror(e));
+			say("%s", pod_fail.message);
 			return -1;
 		}
 	}
-	kmsg = disk_kmsg_open();
 	mkdirs(POD "/logs", 0755);
 	mkdirs(POD "/containers", 0755);
 	if (setup_volumes() < 0)
