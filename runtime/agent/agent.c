@@ -344,7 +344,10 @@ static void enter_rootfs(const struct container *c, json_t *spec)
 	mkdirs(upper, 0755);
 	mkdirs(work, 0700);
 	snprintf(opts, sizeof(opts), "lowerdir=/images/%d,upperdir=%s,workdir=%s", img, upper, work);
-	if (mount("overlay", root, "overlay", 0, opts) < 0)
+	/* nodev on every mount a container can write to: a device node it
+	 * makes (CAP_MKNOD is in the default set) opens nothing, so the VM's
+	 * disks and /dev/mapper/control stay out of reach. */
+	if (mount("overlay", root, "overlay", MS_NODEV, opts) < 0)
 		child_fail(127, "overlay root: %s", strerror(errno));
 	char p[700];
 	snprintf(p, sizeof(p), "%s/proc", root);
@@ -353,7 +356,7 @@ static void enter_rootfs(const struct container *c, json_t *spec)
 		child_fail(127, "/proc: %s", strerror(errno));
 	snprintf(p, sizeof(p), "%s/dev", root);
 	mkdir(p, 0755);
-	mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536");
+	mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=0755,size=65536");
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++)
 		dev_node(root, nodes[i]);
@@ -402,7 +405,7 @@ static void enter_rootfs(const struct container *c, json_t *spec)
 	}
 	if (json_is_true(json_object_get(spec, "readOnlyRoot"))) {
 		if (mount(root, root, NULL, MS_BIND, NULL) < 0 ||
-		    mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		    mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV, NULL) < 0)
 			child_fail(127, "read-only root: %s", strerror(errno));
 	}
 	if (chdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
@@ -799,17 +802,17 @@ static int run_pod(json_t *msg)
 		if (!dev || !fs || !at || strchr(dev, '/'))
 			continue;
 		/* dm-verity under an image, dm-crypt under the ephemeral disk. */
+		/* The ephemeral disk is made fresh for the pod: no background
+		 * inode-table zeroing to compete with its containers. */
+		const char *data = strcmp(fs, "ext4") == 0 ? "noinit_itable" : NULL;
 		char src[64];
 		long long t0 = boot_ms();
-		if (disk_prepare(d, i, dev, src, &pod_fail) < 0) {
+		if (disk_prepare(d, i, dev, src, &data, &pod_fail) < 0) {
 			say("disk %s: %s", dev, pod_fail.message);
 			return -1;
 		}
 		say("disk %s (%s) ready in %lld ms", dev, serial ? serial : "?", boot_ms() - t0);
 		mkdirs(at, 0755);
-		/* The ephemeral disk is made fresh for the pod: no background
-		 * inode-table zeroing to compete with its containers. */
-		const char *data = strcmp(fs, "ext4") == 0 ? "noinit_itable" : NULL;
 		if (mount(src, at, fs, (ro ? MS_RDONLY : 0) | MS_NODEV | MS_NOSUID, data) < 0) {
 			int e = errno;
 			if (kmsg >= 0 && disk_kmsg_check(kmsg, &pod_fail) == 1) {

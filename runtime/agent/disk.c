@@ -39,9 +39,9 @@ static int run_mke2fs(const char *node, char *why, size_t wn)
 	/* One inode per 128 KiB (8192 a GiB) and 128-byte inodes: the inode
 	 * tables are most of what mke2fs writes, through dm-crypt, and under
 	 * TCG each MiB of them costs about 0.1 s of pod start (ext4's default
-	 * of one per 16 KiB would write 16 MiB for a 1 GiB disk).  No
-	 * reserved blocks: the pod is the only user. */
-	char *argv[] = { "/bin/busybox", "mke2fs", "-F", "-b", "4096", "-m", "0", "-i", "131072",
+	 * of one per 16 KiB would write 16 MiB for a 1 GiB disk).  1% is
+	 * reserved, for the agent's writes (the logs). */
+	char *argv[] = { "/bin/busybox", "mke2fs", "-F", "-b", "4096", "-m", "1", "-i", "131072",
 			 "-I", "128", (char *)node, NULL };
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -76,7 +76,8 @@ static bool hex64(const char *s)
 	return true;
 }
 
-int disk_prepare(json_t *d, size_t index, const char *blk, char src[64], struct disk_fail *f)
+int disk_prepare(json_t *d, size_t index, const char *blk, char src[64], const char **data,
+		 struct disk_fail *f)
 {
 	memset(f, 0, sizeof(*f));
 	snprintf(src, 64, "/dev/%s", blk);
@@ -134,6 +135,11 @@ int disk_prepare(json_t *d, size_t index, const char *blk, char src[64], struct 
 			snprintf(f->message, sizeof(f->message), "%s", why);
 			return -1;
 		}
+		/* The reserved blocks are for the agent (which has
+		 * CAP_SYS_RESOURCE), not for root in a container (which has
+		 * not, by default): a container that fills the disk leaves room
+		 * for its own log to say so.  No uid owns them. */
+		*data = "resuid=4294967294";
 	}
 	return 0;
 }

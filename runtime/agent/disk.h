@@ -15,8 +15,10 @@ struct disk_fail {
 };
 
 /* Sets up what the RUN message's disk entry d asks for over /dev/BLK;
- * src receives the device to mount.  -1 with f filled. */
-int disk_prepare(json_t *d, size_t index, const char *blk, char src[64], struct disk_fail *f);
+ * src receives the device to mount, and *data mount options when the disk
+ * needs its own (left alone otherwise).  -1 with f filled. */
+int disk_prepare(json_t *d, size_t index, const char *blk, char src[64], const char **data,
+		 struct disk_fail *f);
 
 /* /dev/kmsg, positioned at its end; -1 when it does not open. */
 int disk_kmsg_open(void);
