@@ -6,7 +6,8 @@
  * STATE/pods/NAME/
  *   pod.json      the record (no secret values) and the status; written
  *                 whole, atomically (temp file + rename), by one writer
- *   disk.img      the pod's ephemeral disk (sparse ext4), destroyed by rm
+ *   disk.img      the pod's ephemeral disk (sparse; the guest encrypts it
+ *                 and makes its file system), destroyed by rm
  *   console.log   the guest's serial console
  *   ctl.sock      QEMU's end of the virtio-serial port (root only)
  *   api.sock      the shim's socket for logs, exec, stop and wait
