@@ -226,7 +226,8 @@ status() {
 	assert_output 0 # no disk devices inside the container
 	"$MOAT" pod stop pa
 	"$MOAT" pod stop pb
-	grep -a -q only-in-pod-a "$MOAT_STATE_DIR/pods/pa/disk.img"
+	# Neither disk shows it: pa's holds it encrypted (disk.bats).
+	run ! grep -a -q only-in-pod-a "$MOAT_STATE_DIR/pods/pa/disk.img"
 	run ! grep -a -q only-in-pod-a "$MOAT_STATE_DIR/pods/pb/disk.img"
 	"$MOAT" pod rm pa
 	"$MOAT" pod rm pb
