@@ -157,7 +157,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libjanss
 	libseccomp-dev libcap-dev libbpf-dev bpftool python3-yaml \
 	iproute2 nftables iperf3 iputils-ping socat \
 	libssl-dev zlib1g-dev qemu-system-x86 erofs-utils e2fsprogs cpio umoci skopeo busybox-static \
-	cryptsetup-bin kmod \
+	cryptsetup-bin \
 	bats bats-assert bats-support python3 python3-jsonschema
 deps:
 	@missing=$$(for p in $(DEPS); do \

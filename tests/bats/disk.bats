@@ -215,12 +215,19 @@ corrupt_copy() {
 	assert_output --regexp "stdout F dm-0 dm-1 vda vdb $"
 }
 
-@test "disk: a pod that fills its disk gets ENOSPC and fails as restartPolicy Never says; the next pod runs; the host grew by at most the disk" {
+@test "disk: a pod that fills its disk gets ENOSPC and fails as restartPolicy Never says; its neighbour and the next pod run; the host grew by at most the disk" {
 	pod fill 'dd if=/dev/zero of=/data/fill bs=1M 2>&1; echo dd exit $?; df -k /data | tail -1; exit 1' \
 		"      volumeMounts: [{name: scratch, mountPath: /data}]
       resources: {limits: {ephemeral-storage: 64Mi}}" \
 		'  volumes: [{name: scratch, emptyDir: {}}]' >fill.yaml
+	# A neighbour, running while the disk fills.
+	pod neighbour 'sleep 600' >neighbour.yaml
+	run -0 "$MOAT" pod run neighbour.yaml
 	run -3 "$MOAT" pod run fill.yaml --wait
+	run -0 "$MOAT" pod exec neighbour -- sh -c 'echo still-writable >/tmp/n && cat /tmp/n'
+	assert_output still-writable
+	[ "$(status neighbour 'd["phase"]')" = Running ]
+	"$MOAT" pod rm -f neighbour >/dev/null
 	run -0 "$MOAT" pod logs fill
 	assert_output --partial "No space left on device"
 	assert_output --partial "dd exit 1"
