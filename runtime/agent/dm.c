@@ -11,12 +11,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/dm-ioctl.h>
+#include <linux/keyctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -183,20 +185,29 @@ int dm_open_crypt(const char *name, const char *blk, char node[64], char *why, s
 		}
 		got += (size_t)n;
 	}
-	char params[256];
-	static const char hexd[] = "0123456789abcdef";
-	int at = snprintf(params, sizeof(params), "aes-xts-plain64 ");
-	for (size_t i = 0; i < sizeof(key); i++) {
-		params[at++] = hexd[key[i] >> 4];
-		params[at++] = hexd[key[i] & 15];
-	}
+	/*
+	 * The key goes to dm-crypt through a "logon" key, which no process
+	 * can read back, rather than in the table: a table's key shows in
+	 * DM_TABLE_STATUS to anything that reaches /dev/mapper/control (a
+	 * container given CAP_SYS_ADMIN can).  dm-crypt copies the key when
+	 * the table loads; then the keyring's copy is invalidated.
+	 */
+	char desc[64];
+	snprintf(desc, sizeof(desc), "moat:%s", name);
+	long kid = syscall(SYS_add_key, "logon", desc, key, sizeof(key), KEY_SPEC_PROCESS_KEYRING);
 	explicit_bzero(key, sizeof(key));
+	if (kid < 0) {
+		snprintf(why, wn, "add_key logon %s: %s", desc, strerror(errno));
+		return -1;
+	}
 	/* Encrypting in the submitting context rather than kcryptd's
 	 * workqueues: under TCG the hand-off costs more than the cipher. */
-	snprintf(params + at, sizeof(params) - (size_t)at,
-		 " 0 %u:%u 0 2 no_read_workqueue no_write_workqueue", maj, min);
+	char params[256];
+	snprintf(params, sizeof(params),
+		 "aes-xts-plain64 :%zu:logon:%s 0 %u:%u 0 2 no_read_workqueue no_write_workqueue",
+		 sizeof(key), desc, maj, min);
 	int r = dm_create(name, "crypt", sectors, params, false, node, why, wn);
-	explicit_bzero(params, sizeof(params));
+	syscall(SYS_keyctl, KEYCTL_INVALIDATE, (long)kid);
 	return r;
 }
 

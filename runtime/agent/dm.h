@@ -27,7 +27,8 @@ int dm_open_verity(const char *name, const char *blk, const struct dm_verity_par
 		   char node[64], char *why, size_t wn);
 
 /* A dm-crypt device (aes-xts-plain64) over all of BLK, keyed with 64 fresh
- * random bytes that exist only in this call (then only in the kernel). */
+ * random bytes that exist only in this call (then only in dm-crypt: the
+ * table names a logon key, invalidated once loaded, so no status shows it). */
 int dm_open_crypt(const char *name, const char *blk, char node[64], char *why, size_t wn);
 
 /* Reads a verity device's blocks once, so a corrupted one shows before any

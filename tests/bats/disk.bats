@@ -28,6 +28,10 @@ setup_file() {
 		for c in sh echo cat cp ls dd sync sleep seq mount mknod mkdir grep wc df tr sort tail true; do
 			ln -s busybox bundle/rootfs/bin/$c
 		done
+		# A DM_TABLE_STATUS client, for the hostile pod to ask for its key.
+		if command -v cc >/dev/null; then
+			cc -static -O1 -o bundle/rootfs/bin/dmtable "$BATS_TEST_DIRNAME/../fixtures/disk/dmtable.c"
+		fi
 		umoci repack --image oci:bb bundle
 		umoci config --image oci:bb --config.cmd /bin/sh --config.env PATH=/bin
 	) >"$BATS_FILE_TMPDIR/img.log" 2>&1 || skip "could not build the busybox test image (see img.log)"
@@ -187,7 +191,7 @@ corrupt_copy() {
 	"$MOAT" pod rm -f enc >/dev/null
 }
 
-@test "disk: a pod's mount, mknod and raw device reads fail; with CAP_SYS_ADMIN it still sees only its own disks" {
+@test "disk: a pod's mount, mknod and raw device reads fail; with CAP_SYS_ADMIN it sees only its own disks and no key" {
 	local probe='mkdir -p /mnt; mount -t ext4 /dev/vdb /mnt && echo MOUNTED; mknod /tmp/vdb b 254 16 && echo MKNOD-OK; dd if=/tmp/vdb of=/dev/null bs=4k count=1 && echo READ-VDB; dd if=/dev/vda of=/dev/null bs=4k count=1 && echo READ-VDA; mknod /dev/ctl c 10 236; cat /dev/ctl && echo READ-CTL; ls /dev/mapper && echo MAPPER; ls /sys/block | sort | tr "\n" " "; echo; true'
 	pod hostile "$probe" >hostile.yaml
 	run -0 "$MOAT" pod run hostile.yaml --wait
@@ -205,14 +209,21 @@ corrupt_copy() {
 	refute_output --partial "stdout F MAPPER"
 	# CAP_SYS_ADMIN, admitted at the privileged level: the VM's block
 	# devices still have no node, and its disks are only this pod's own.
-	pod admin "$probe" '      securityContext: {capabilities: {add: [SYS_ADMIN]}}' >admin.yaml
+	# It can mount a tmpfs of its own and reach /dev/mapper/control there;
+	# the crypt table names a logon key, which nothing can read back.
+	pod admin "$probe; mount -t tmpfs t /mnt && mknod /mnt/control c 10 236 && (dmtable /mnt/control moat-disk1 || echo NO-DMTABLE)" \
+		'      securityContext: {capabilities: {add: [SYS_ADMIN]}}' >admin.yaml
 	run -0 "$MOAT" pod run admin.yaml --wait --level privileged
 	run -0 "$MOAT" pod logs admin
 	refute_output --partial MOUNTED
 	refute_output --partial READ-VDB
 	refute_output --partial READ-VDA
 	refute_output --partial READ-CTL
-	assert_output --regexp "stdout F dm-0 dm-1 vda vdb $"
+	assert_line --regexp "stdout F dm-0 dm-1 vda vdb ?$"
+	if [ -x "$BATS_FILE_TMPDIR/img/bundle/rootfs/bin/dmtable" ]; then
+		assert_line --regexp "stdout F crypt aes-xts-plain64 :64:logon:moat:moat-disk1 0 [0-9]+:[0-9]+ 0 2 no_read_workqueue no_write_workqueue$"
+		refute_output --regexp '[0-9a-f]{64}'
+	fi
 }
 
 @test "disk: a pod that fills its disk gets ENOSPC and fails as restartPolicy Never says; its neighbour and the next pod run; the host grew by at most the disk" {
