@@ -42,7 +42,11 @@ static const char pod_usage[] =
 	"\n"
 	"Exit status: 0 the pod started (--wait: every container exited 0; exec: the\n"
 	"command's status), 1 admission refused the pod, 2 bad input or an error,\n"
-	"3 with --wait a container failed.\n";
+	"3 with --wait the pod failed (a container failed, or its reason says why,\n"
+	"e.g. ImageIntegrity).\n"
+	"\n"
+	"Environment: MOAT_VERITY_READ_ALL_MAX, image disks of at most this many bytes\n"
+	"are read and verified whole before containers start (default 8 MiB; 0 never).\n";
 
 static int usage_error(const char *fmt, ...) PRINTF(1, 2);
 static int usage_error(const char *fmt, ...)
