@@ -801,10 +801,10 @@ static int run_pod(json_t *msg)
 		bool ro = !json_is_true(json_object_get(d, "ephemeral"));
 		if (!dev || !fs || !at || strchr(dev, '/'))
 			continue;
-		/* dm-verity under an image, dm-crypt under the ephemeral disk. */
 		/* The ephemeral disk is made fresh for the pod: no background
 		 * inode-table zeroing to compete with its containers. */
 		const char *data = strcmp(fs, "ext4") == 0 ? "noinit_itable" : NULL;
+		/* dm-verity under an image, dm-crypt under the ephemeral disk. */
 		char src[64];
 		long long t0 = boot_ms();
 		if (disk_prepare(d, i, dev, src, &data, &pod_fail) < 0) {

@@ -154,7 +154,9 @@ int disk_kmsg_open(void)
 
 int disk_kmsg_check(int fd, struct disk_fail *f)
 {
-	char rec[1024];
+	/* A read shorter than the record fails without consuming it: room for
+	 * the longest one the kernel makes (CONSOLE_EXT_LOG_MAX). */
+	static char rec[8192];
 	for (int i = 0; i < 256; i++) {
 		ssize_t n = read(fd, rec, sizeof(rec));
 		if (n < 0 && errno == EPIPE)
