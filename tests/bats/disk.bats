@@ -131,6 +131,11 @@ corrupt_copy() {
 	[ ! -e "$BATS_FILE_TMPDIR/old/pods/old" ]
 	MOAT_STATE_DIR=$BATS_FILE_TMPDIR/old run -0 "$MOAT" image inspect bb:latest --format text
 	assert_output --partial "none (imported by an older moat: re-import it)"
+	# Importing the same image again builds the tree it lacked.
+	MOAT_STATE_DIR=$BATS_FILE_TMPDIR/old run -0 "$MOAT" image import "$BATS_FILE_TMPDIR/img/oci" --name bb:latest
+	MOAT_STATE_DIR=$BATS_FILE_TMPDIR/old run -0 "$MOAT" image inspect bb:latest --format text
+	assert_line --regexp '^  root hash +[0-9a-f]{64}$'
+	[ -z "$(ls -A "$BATS_FILE_TMPDIR/old/images" | grep -E '^\.(rm|import)-')" ]
 }
 
 @test "disk: a flipped bit in an image fails the pod with ImageIntegrity naming the block; a good copy runs" {
