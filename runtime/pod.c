@@ -417,6 +417,9 @@ static void shim_main(struct shim *s, char **qargv)
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* A client that goes away mid-stream must cost the shim a write's
+	 * EPIPE, not its life (and the pod's VM with it). */
+	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/qemu.log", s->dir);
@@ -429,6 +432,7 @@ static void shim_main(struct shim *s, char **qargv)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		int null = open("/dev/null", O_RDONLY);
 		dup2(null, 0);
 		dup2(qlog, 1);
@@ -886,6 +890,9 @@ int pod_exec(const struct pod_options *o, const char *name, const char *containe
 	if (fd < 0)
 		return -1;
 	*exit_code = -1;
+	/* The shim closes the session once the command exits: stdin still
+	 * being forwarded then meets EPIPE, which is not an error. */
+	signal(SIGPIPE, SIG_IGN);
 	bool in_open = true;
 	int r = 0;
 	for (;;) {
