@@ -62,7 +62,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/bench_builtin.o
 HDRS := $(foreach c,$(COMPONENTS),$(wildcard $(c)/*.h))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-PERF_BINS := $(BUILD)/perf/yaml_events $(BUILD)/perf/getpid_loop $(BUILD)/perf/xdp_rules
+PERF_BINS := $(BUILD)/perf/yaml_events $(BUILD)/perf/getpid_loop $(BUILD)/perf/xdp_rules \
+	$(BUILD)/perf/verity_tree
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
@@ -150,9 +151,10 @@ fuzz: $(FUZZ_BINS)
 # kernel unpacked beside it (runtime/guest/mkguest).  Pod tests skip, saying
 # why, when the kernel cannot be fetched.
 # The agent is built from its own few sources, never sanitized (it is static).
-AGENT_SRCS := runtime/agent/agent.c runtime/agent/net.c runtime/proto.c core/util.c core/fs.c enforcer/caps.c
+AGENT_SRCS := runtime/agent/agent.c runtime/agent/net.c runtime/agent/dm.c runtime/agent/disk.c \
+	runtime/proto.c core/util.c core/fs.c enforcer/caps.c
 AGENT_LIBS := $(shell pkg-config --static --libs jansson libcap 2>/dev/null)
-build/guest/moat-agent: $(AGENT_SRCS) $(HDRS) runtime/agent/net.h
+build/guest/moat-agent: $(AGENT_SRCS) $(HDRS) $(wildcard runtime/agent/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -I. -O2 -D_FORTIFY_SOURCE=2 $(WARN) $(HARDEN) -static \
@@ -170,6 +172,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libjanss
 	libseccomp-dev libcap-dev libbpf-dev bpftool python3-yaml \
 	iproute2 nftables iperf3 iputils-ping socat \
 	libssl-dev zlib1g-dev qemu-system-x86 erofs-utils e2fsprogs cpio umoci skopeo busybox-static \
+	cryptsetup-bin \
 	bats bats-assert bats-support python3 python3-jsonschema
 deps:
 	@missing=$$(for p in $(DEPS); do \

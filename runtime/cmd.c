@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `moat image`: import, ls, rm and inspect over the image store. */
 #include "runtime.h"
+#include "runtime/image_int.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -26,7 +27,8 @@ static const char image_usage[] =
 	"           the source carries, else the file's name), replacing that tag\n"
 	"  ls       the images in the store\n"
 	"  rm       remove tags (or all tags of an id); a disk goes with its last tag\n"
-	"  inspect  one image: its disk, fstype and config (entrypoint, cmd, env...)\n"
+	"  inspect  one image: its disk, fstype, dm-verity root hash and salt, and config\n"
+	"           (entrypoint, cmd, env...)\n"
 	"\n"
 	"Options:\n"
 	"  -n, --name NAME:TAG    the tag to import as (\":latest\" when none is given)\n"
@@ -90,6 +92,7 @@ static json_t *info_json(const struct image_info *i, bool with_config)
 			      "disk", i->disk, "fstype", i->fstype, "diskBytes",
 			      (json_int_t)i->disk_bytes, "importedAt", (json_int_t)i->imported_at);
 	if (with_config) {
+		json_object_set_new(o, "verity", verity_to_json(&i->verity));
 		const struct image_config *c = &i->config;
 		json_object_set_new(
 			o, "config",
@@ -339,6 +342,14 @@ int image_cmd(int argc, char **argv)
 		fmt_time(when, sizeof(when), info.imported_at);
 		printf("%s\n  %-11s %s\n  %-11s %s (%s, %s)\n  %-11s %s UTC\n", info.name, "id",
 		       info.id, "disk", info.disk, info.fstype, size, "imported", when);
+		if (info.verity.present)
+			printf("  %-11s sha256, %llu data blocks, tree at byte %llu\n  %-11s %s\n"
+			       "  %-11s %s\n",
+			       "verity", (unsigned long long)info.verity.data_blocks,
+			       (unsigned long long)info.verity.hash_offset, "root hash",
+			       info.verity.root_hash, "salt", info.verity.salt);
+		else
+			printf("  %-11s none (imported by an older moat: re-import it)\n", "verity");
 		print_strv("entrypoint", info.config.entrypoint);
 		print_strv("cmd", info.config.cmd);
 		print_strv("env", info.config.env);

@@ -1290,6 +1290,21 @@ static void store_sweep(struct store *st)
 	free(stale);
 }
 
+/* Is the image stored, with a hash tree?  One stored by a moat that built
+ * none is made again by the next import of it. */
+static bool stored_verified(struct store *st, const char *id)
+{
+	_cleanup_free_ char *meta = xasprintf("%s/image.json", id + 7);
+	_cleanup_close_ int fd = openat(st->fd, meta, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	struct moat_error ignored = { 0 };
+	if (fd < 0 || read_fd(fd, meta, IMAGE_MAX_JSON, &buf, &len, &ignored) < 0)
+		return false;
+	_cleanup_json_ json_t *m = json_loadb(buf, len, 0, NULL);
+	return json_is_object(json_object_get(m, "verity"));
+}
+
 static int load_info(struct store *st, const char *name, const char *id, long long imported_at,
 		     struct image_info *out, struct moat_error *err)
 {
@@ -1319,6 +1334,9 @@ static int load_info(struct store *st, const char *name, const char *id, long lo
 	if (stat(out->disk, &sb) < 0)
 		return moat_error_sys(err, errno, "%s", out->disk);
 	out->disk_bytes = (uint64_t)sb.st_size;
+	/* No tree (an import by an older moat) or a bad one: present stays
+	 * false, and pods refuse the image. */
+	verity_from_json(json_object_get(meta, "verity"), out->disk_bytes, &out->verity);
 	free(buf);
 	buf = NULL;
 	_cleanup_free_ char *cfg_path = xasprintf("%s/%s/config.json", st->dir, id + 7);
@@ -1407,12 +1425,9 @@ int image_import_with(const char *state_dir, const char *source, const char *nam
 	prog.tty = prog.tty && o->progress;
 	/* For OCI the id is known now; an image already stored needs only
 	 * its new tag. */
-	struct stat sb;
 	bool have = false;
-	if (src.kind != SRC_DOCKER_ARCHIVE) {
-		_cleanup_free_ char *meta = xasprintf("%s/image.json", plan.id + 7);
-		have = fstatat(st.fd, meta, &sb, 0) == 0;
-	}
+	if (src.kind != SRC_DOCKER_ARCHIVE)
+		have = stored_verified(&st, plan.id);
 	if (!have) {
 		rc = verify_layers(&plan, &src, &prog, err);
 		progress_end(&prog);
@@ -1421,8 +1436,7 @@ int image_import_with(const char *state_dir, const char *source, const char *nam
 		rc = -1;
 		if (src.kind == SRC_DOCKER_ARCHIVE) {
 			docker_manifest_make(&plan);
-			_cleanup_free_ char *meta = xasprintf("%s/image.json", plan.id + 7);
-			have = fstatat(st.fd, meta, &sb, 0) == 0;
+			have = stored_verified(&st, plan.id);
 		}
 	}
 	if (!have) {
@@ -1461,21 +1475,30 @@ int image_import_with(const char *state_dir, const char *source, const char *nam
 			goto out;
 		unlinkat(tmp_fd, "source.tar", 0);
 		struct stat ds;
-		if (fstatat(tmp_fd, disk_name, &ds, 0) < 0) {
-			moat_error_sys(err, errno, "%s/%s", tmp, disk_name);
-			goto out;
-		}
+		struct image_verity verity;
 		{
-			_cleanup_close_ int dfd = openat(tmp_fd, disk_name, O_RDONLY | O_CLOEXEC);
-			if (dfd < 0 || fchmod(dfd, 0644) < 0 || fsync(dfd) < 0) {
-				moat_error_sys(err, errno, "%s/%s", tmp, disk_name);
+			/* The dm-verity tree goes after the file system, in the
+			 * same file: the guest checks every block it reads. */
+			_cleanup_close_ int dfd = openat(tmp_fd, disk_name, O_RDWR | O_CLOEXEC);
+			_cleanup_free_ char *dname = xasprintf("%s/%s", tmp, disk_name);
+			if (dfd < 0 || fchmod(dfd, 0644) < 0) {
+				moat_error_sys(err, errno, "%s", dname);
+				goto out;
+			}
+			if (verity_build(dfd, dname, &verity, err) < 0) {
+				moat_error_wrap(err, "%s: building the dm-verity tree", src.display);
+				goto out;
+			}
+			if (fsync(dfd) < 0 || fstat(dfd, &ds) < 0) {
+				moat_error_sys(err, errno, "%s", dname);
 				goto out;
 			}
 		}
 		_cleanup_json_ json_t *meta = json_pack(
-			"{s:s, s:s, s:s, s:I, s:i, s:s, s:I}", "id", plan.id, "fstype", fstype, "disk",
-			disk_name, "diskBytes", (json_int_t)ds.st_size, "layers", (int)plan.nlayers,
-			"source", src.display, "createdAt", (json_int_t)time(NULL));
+			"{s:s, s:s, s:s, s:I, s:i, s:s, s:I, s:o}", "id", plan.id, "fstype", fstype,
+			"disk", disk_name, "diskBytes", (json_int_t)ds.st_size, "layers",
+			(int)plan.nlayers, "source", src.display, "createdAt", (json_int_t)time(NULL),
+			"verity", verity_to_json(&verity));
 		_cleanup_free_ char *meta_text = json_dumps(meta, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		if (write_at(tmp_fd, "manifest.json", plan.manifest, plan.manifest_len, 0644, err) < 0 ||
 		    write_at(tmp_fd, "config.json", plan.config, plan.config_len, 0644, err) < 0 ||
@@ -1492,6 +1515,18 @@ int image_import_with(const char *state_dir, const char *source, const char *nam
 	if (!have) {
 		if (renameat(st.fd, tmp_base, st.fd, plan.id + 7) == 0) {
 			placed = true;
+		} else if ((errno == EEXIST || errno == ENOTEMPTY) && !stored_verified(&st, plan.id)) {
+			/* The same image stored without a hash tree: this one
+			 * replaces it (a running pod keeps its open disk). */
+			_cleanup_free_ char *old = xasprintf(".rm-%ld-%s", (long)getpid(), plan.id + 7);
+			if (renameat(st.fd, plan.id + 7, st.fd, old) < 0 ||
+			    renameat(st.fd, tmp_base, st.fd, plan.id + 7) < 0) {
+				moat_error_sys(err, errno, "%s/%s", st.dir, plan.id + 7);
+				goto out;
+			}
+			placed = true;
+			struct moat_error ignored;
+			remove_tree_at(st.fd, old, &ignored);
 		} else if (errno != EEXIST && errno != ENOTEMPTY) {
 			moat_error_sys(err, errno, "%s/%s", st.dir, plan.id + 7);
 			goto out;

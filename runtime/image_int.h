@@ -87,6 +87,30 @@ int digest_verify(struct stream *s, const char *digest, int64_t want_size, char 
 		  uint64_t *size, struct moat_error *err);
 void sha256_hex(const void *data, size_t len, char out[65]);
 
+/* ---- dm-verity (verity.c) ----------------------------------------------- */
+
+#define VERITY_BLOCK 4096
+#define VERITY_MAX_LEVELS 10 /* 7 bits a level: 10 cover 2^64 blocks */
+
+/* Bytes of the hash tree over data_blocks blocks (no superblock). */
+uint64_t verity_tree_bytes(uint64_t data_blocks);
+/* Builds the tree over fd's whole contents (padded with zeros to a block)
+ * with a random salt and appends it after the data.  name is for messages. */
+int verity_build(int fd, const char *name, struct image_verity *out, struct moat_error *err);
+/* image.json's "verity" object; -1 when absent or inconsistent with a disk
+ * of disk_bytes. */
+int verity_from_json(struct json_t *j, uint64_t disk_bytes, struct image_verity *out);
+/* The object image.json and `image inspect` carry (json null when absent). */
+struct json_t *verity_to_json(const struct image_verity *v);
+/* A RUN message's entry for an image disk: its serial, mount point, and
+ * the verity table's parameters.  "verifyAll" asks the agent to read every
+ * block before containers start, for images up to $MOAT_VERITY_READ_ALL_MAX
+ * bytes (VERITY_READ_ALL_MAX by default; 0: never). */
+/* Reading costs ~50 ms a MiB under TCG: 8 MiB is ~0.4 s of pod start. */
+#define VERITY_READ_ALL_MAX (8ull << 20)
+struct json_t *verity_disk_json(const struct image_info *img, const char *ref, const char *serial,
+				const char *mount);
+
 /* ---- tar ------------------------------------------------------------------- */
 
 enum tar_type {

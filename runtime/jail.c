@@ -376,6 +376,7 @@ static void child(const struct vmm_jail *j, char *const argv[], int efd)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL); /* the shim ignores it; an ignored signal survives exec */
 	/* The cgroup first, while /sys is still in view: nothing the VMM
 	 * does runs outside its limits. */
 	struct moat_error e = { 0 };

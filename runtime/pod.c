@@ -6,7 +6,8 @@
  * STATE/pods/NAME/
  *   pod.json      the record (no secret values) and the status; written
  *                 whole, atomically (temp file + rename), by one writer
- *   disk.img      the pod's ephemeral disk (sparse ext4), destroyed by rm
+ *   disk.img      the pod's ephemeral disk (sparse; the guest encrypts it
+ *                 and makes its file system), destroyed by rm
  *   console.log   the guest's serial console
  *   qemu.log      QEMU's stdout and stderr
  *   jail/         where the VMM's jail (a tmpfs in its own mount namespace)
@@ -219,6 +220,15 @@ int guest_event_parse(const void *data, size_t len, struct guest_event *ev)
 	const char *msg = json_string_value(json_object_get(m, "message"));
 	if (msg)
 		snprintf(ev->message, sizeof(ev->message), "%.300s", msg);
+	/* A reason is one word of letters, as Kubernetes' reasons are:
+	 * anything else is dropped rather than shown as the guest sent it. */
+	const char *reason = json_string_value(json_object_get(m, "reason"));
+	size_t rl = reason ? strlen(reason) : 0;
+	bool word = rl > 0 && rl < sizeof(ev->reason);
+	for (size_t i = 0; word && i < rl; i++)
+		word = (reason[i] >= 'A' && reason[i] <= 'Z') || (reason[i] >= 'a' && reason[i] <= 'z');
+	if (word)
+		memcpy(ev->reason, reason, rl + 1);
 	json_decref(m);
 	if ((ev->type == GE_STARTED || ev->type == GE_EXITED) && !ev->container[0])
 		return -1;
@@ -295,7 +305,14 @@ static void shim_guest_json(struct shim *s, struct proto_frame *f)
 		}
 		shim_finish(s, ok ? "Succeeded" : "Failed", ok ? NULL : "a container failed");
 	} else if (ev.type == GE_FAILED) {
-		shim_finish(s, "Failed", "the guest agent could not set the pod up (console.log)");
+		char why[400];
+		if (ev.reason[0])
+			snprintf(why, sizeof(why), "%s: %s", ev.reason, ev.message);
+		else
+			snprintf(why, sizeof(why), "the guest agent could not set the pod up%s%s "
+						   "(console.log)",
+				 ev.message[0] ? ": " : "", ev.message);
+		shim_finish(s, "Failed", why);
 	} else if (ev.type == GE_LOG && ev.message[0]) {
 		json_t *logs = json_object_get(s->st, "agentLog");
 		if (!logs)
@@ -416,6 +433,9 @@ static void shim_main(struct shim *s, char **qargv)
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* A client that goes away mid-stream must cost the shim a write's
+	 * EPIPE, not its life (and the pod's VM with it). */
+	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/qemu.log", s->dir);
@@ -564,27 +584,6 @@ static void shim_main(struct shim *s, char **qargv)
 
 /* ---- operations ---------------------------------------------------------------- */
 
-static int run_tool(char *const argv[], struct moat_error *err)
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return moat_error_sys(err, errno, "fork");
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(null, 1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return moat_error_set(err, EIO, "%s failed (status %d)", argv[0],
-				      WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-	return 0;
-}
-
 static void rm_tree(const char *path)
 {
 	struct moat_error e = { 0 };
@@ -710,14 +709,12 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 		free(dir);
 		return -1;
 	}
-	/* The ephemeral disk: sparse, ext4, the pod's alone. */
-	char disk[4300], size[32];
+	/* The ephemeral disk: sparse, the pod's alone.  The guest encrypts it
+	 * under a key of its own and makes the file system inside. */
+	char disk[4300];
 	snprintf(disk, sizeof(disk), "%s/disk.img", dir);
-	snprintf(size, sizeof(size), "%lluk", (unsigned long long)(plan.disk_bytes >> 10));
-	char *mkfs[] = { "mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1",
-			 "-m", "0", disk, size, NULL };
 	int fd = open(disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, (off_t)plan.disk_bytes) < 0 || run_tool(mkfs, err) < 0) {
+	if (fd < 0 || ftruncate(fd, (off_t)plan.disk_bytes) < 0) {
 		if (fd >= 0)
 			close(fd);
 		if (!err->msg[0])
@@ -771,8 +768,8 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 							  jail_fd(&jail, ro) };
 		char at[32];
 		snprintf(at, sizeof(at), "/images/%zu", i);
-		json_array_append_new(disks, json_pack("{s:s, s:s, s:s}", "serial", serials[i], "fs",
-						      plan.images[i].fstype, "mount", at));
+		json_array_append_new(disks, verity_disk_json(&plan.images[i], plan.image_refs[i],
+							      serials[i], at));
 	}
 	int rw = open(disk, O_RDWR | O_CLOEXEC), ro = open(disk, O_RDONLY | O_CLOEXEC);
 	if (rw < 0 || ro < 0) {
@@ -786,8 +783,9 @@ int pod_run(const char *file, const struct pod_options *o, struct pod_run_result
 	}
 	vc.disks[vc.ndisks++] = (struct vm_disk){ disk, "ephemeral", false, jail_fd(&jail, rw),
 						  jail_fd(&jail, ro) };
-	json_array_append_new(disks, json_pack("{s:s, s:s, s:s, s:b}", "serial", "ephemeral", "fs",
-					      "ext4", "mount", "/pod", "ephemeral", 1));
+	json_array_append_new(disks, json_pack("{s:s, s:s, s:s, s:b, s:s}", "serial", "ephemeral",
+					      "fs", "ext4", "mount", "/pod", "ephemeral", 1, "crypt",
+					      "aes-xts-plain64"));
 	json_object_set_new(plan.run, "disks", disks);
 	/* The record: the spec without values, and the status. */
 	json_t *st = json_pack("{s:s, s:O, s:s, s:s, s:s, s:I, s:s}", "name", plan.name, "spec",
@@ -1044,6 +1042,9 @@ int pod_exec(const struct pod_options *o, const char *name, const char *containe
 	if (fd < 0)
 		return -1;
 	*exit_code = -1;
+	/* The shim closes the session once the command exits: stdin still
+	 * being forwarded then meets EPIPE, which is not an error. */
+	signal(SIGPIPE, SIG_IGN);
 	bool in_open = true;
 	int r = 0;
 	for (;;) {

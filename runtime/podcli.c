@@ -44,7 +44,11 @@ static const char pod_usage[] =
 	"\n"
 	"Exit status: 0 the pod started (--wait: every container exited 0; exec: the\n"
 	"command's status), 1 admission refused the pod, 2 bad input or an error,\n"
-	"3 with --wait a container failed.\n";
+	"3 with --wait the pod failed (a container failed, or its reason says why,\n"
+	"e.g. ImageIntegrity).\n"
+	"\n"
+	"Environment: MOAT_VERITY_READ_ALL_MAX, image disks of at most this many bytes\n"
+	"are read and verified whole before containers start (default 8 MiB; 0 never).\n";
 
 static int usage_error(const char *fmt, ...) PRINTF(1, 2);
 static int usage_error(const char *fmt, ...)
@@ -241,8 +245,11 @@ int pod_cmd(int argc, char **argv)
 				const char *k;
 				json_t *cst;
 				json_object_foreach(json_object_get(st, "containers"), k, cst)
-					fprintf(stderr, "moat pod: %s: container %s exited %lld\n", res.name, k,
-						(long long)json_integer_value(json_object_get(cst, "exitCode")));
+					if (json_object_get(cst, "exitCode")) /* else it never ran */
+						fprintf(stderr, "moat pod: %s: container %s exited %lld\n",
+							res.name, k,
+							(long long)json_integer_value(
+								json_object_get(cst, "exitCode")));
 				const char *reason = json_string_value(json_object_get(st, "reason"));
 				if (reason)
 					fprintf(stderr, "moat pod: %s: %s: %s\n", res.name, phase, reason);

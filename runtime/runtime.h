@@ -31,6 +31,15 @@ struct image_config {
 	char *workdir, *user;            /* NULL when unset */
 };
 
+/* An image disk's dm-verity hash tree (runtime/verity.c): format 1,
+ * sha256, 4096-byte blocks, the tree in the disk file after the data. */
+struct image_verity {
+	bool present;		/* false: imported before moat built trees */
+	uint64_t data_blocks;	/* 4096-byte blocks the tree covers */
+	uint64_t hash_offset;	/* bytes: where the tree starts in the file */
+	char root_hash[65], salt[65]; /* lowercase hex */
+};
+
 struct image_info {
 	char id[72];    /* "sha256:<hex>" of the image manifest */
 	char name[256]; /* "name:tag" */
@@ -38,6 +47,7 @@ struct image_info {
 	char fstype[8];  /* "erofs" or "ext4" */
 	uint64_t disk_bytes;
 	long long imported_at; /* seconds since the epoch */
+	struct image_verity verity;
 	struct image_config config;
 };
 
@@ -232,6 +242,7 @@ struct guest_event {
 	long long boot_ms, ready_ms, exit_code, restarts;
 	bool restarting;
 	char message[304];
+	char reason[32]; /* podFailed: a CamelCase word ("ImageIntegrity"), or "" */
 };
 int guest_event_parse(const void *data, size_t len, struct guest_event *ev);
 

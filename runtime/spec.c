@@ -516,6 +516,12 @@ static int find_image(struct ctx *c, const char *ref, const struct ynode *at, co
 	if (image_find(c->o->state_dir, ref, &info, &e) < 0)
 		return bad(c, at, field, "%s (import it first: moat image import SOURCE --name %s)",
 			   e.msg, ref);
+	if (!info.verity.present) {
+		image_info_release(&info);
+		return bad(c, at, field, "image %s has no dm-verity hash tree (imported by an older "
+					 "moat): re-import it: moat image import SOURCE --name %s",
+			   ref, ref);
+	}
 	p->images[p->nimages] = info;
 	p->image_refs[p->nimages] = xstrdup(ref);
 	return (int)p->nimages++;

@@ -10,6 +10,7 @@
  */
 #include "core/core.h"
 #include "enforcer/enforcer.h"
+#include "runtime/agent/disk.h"
 #include "runtime/agent/net.h"
 #include "runtime/proto.h"
 
@@ -80,6 +81,8 @@ static char restart_policy[16] = "Never";
 static bool share_pid;
 static bool pod_done_sent;
 static size_t init_next; /* the next init container to run */
+static struct disk_fail pod_fail; /* why the pod cannot run, once known */
+static int kmsg = -1;		  /* watched for dm-verity's complaints */
 
 /* ---- messages to the host -------------------------------------------------- */
 
@@ -379,7 +382,10 @@ static void enter_rootfs(const struct container *c, json_t *spec)
 	mkdirs(upper, 0755);
 	mkdirs(work, 0700);
 	snprintf(opts, sizeof(opts), "lowerdir=/images/%d,upperdir=%s,workdir=%s", img, upper, work);
-	if (mount("overlay", root, "overlay", 0, opts) < 0)
+	/* nodev on every mount a container can write to: a device node it
+	 * makes (CAP_MKNOD is in the default set) opens nothing, so the VM's
+	 * disks and /dev/mapper/control stay out of reach. */
+	if (mount("overlay", root, "overlay", MS_NODEV, opts) < 0)
 		child_fail(127, "overlay root: %s", strerror(errno));
 	char p[700];
 	snprintf(p, sizeof(p), "%s/proc", root);
@@ -388,7 +394,7 @@ static void enter_rootfs(const struct container *c, json_t *spec)
 		child_fail(127, "/proc: %s", strerror(errno));
 	snprintf(p, sizeof(p), "%s/dev", root);
 	mkdir(p, 0755);
-	mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536");
+	mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=0755,size=65536");
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++)
 		dev_node(root, nodes[i]);
@@ -437,7 +443,7 @@ static void enter_rootfs(const struct container *c, json_t *spec)
 	}
 	if (json_is_true(json_object_get(spec, "readOnlyRoot"))) {
 		if (mount(root, root, NULL, MS_BIND, NULL) < 0 ||
-		    mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		    mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV, NULL) < 0)
 			child_fail(127, "read-only root: %s", strerror(errno));
 	}
 	if (chdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
@@ -792,7 +798,9 @@ static int run_pod(json_t *msg)
 	const char *hostname = json_string_value(json_object_get(pod, "hostname"));
 	if (hostname)
 		(void)!sethostname(hostname, strnlen(hostname, 63));
-	/* Disks: images read-only, then the ephemeral one. */
+	/* Disks: images read-only, then the ephemeral one.  The kernel's log
+	 * says which block failed verification, when one does. */
+	kmsg = disk_kmsg_open();
 	size_t i;
 	json_t *d;
 	json_array_foreach(json_object_get(pod, "disks"), i, d) {
@@ -833,14 +841,27 @@ static int run_pod(json_t *msg)
 		bool ro = !json_is_true(json_object_get(d, "ephemeral"));
 		if (!dev || !fs || !at || strchr(dev, '/'))
 			continue;
-		char src[64];
-		snprintf(src, sizeof(src), "/dev/%s", dev);
-		mkdirs(at, 0755);
 		/* The ephemeral disk is made fresh for the pod: no background
 		 * inode-table zeroing to compete with its containers. */
 		const char *data = strcmp(fs, "ext4") == 0 ? "noinit_itable" : NULL;
+		/* dm-verity under an image, dm-crypt under the ephemeral disk. */
+		char src[64];
+		long long t0 = boot_ms();
+		if (disk_prepare(d, i, dev, src, &data, &pod_fail) < 0) {
+			say("disk %s: %s", dev, pod_fail.message);
+			return -1;
+		}
+		say("disk %s (%s) ready in %lld ms", dev, serial ? serial : "?", boot_ms() - t0);
+		mkdirs(at, 0755);
 		if (mount(src, at, fs, (ro ? MS_RDONLY : 0) | MS_NODEV | MS_NOSUID, data) < 0) {
-			say("mounting %s (%s) on %s: %s", src, fs, at, strerror(errno));
+			int e = errno;
+			if (kmsg >= 0 && disk_kmsg_check(kmsg, &pod_fail) == 1) {
+				say("%s", pod_fail.message);
+				return -1;
+			}
+			snprintf(pod_fail.message, sizeof(pod_fail.message), "mounting %s (%s) on %s: %s",
+				 src, fs, at, strerror(e));
+			say("%s", pod_fail.message);
 			return -1;
 		}
 	}
@@ -1021,7 +1042,8 @@ static void handle_frame(struct proto_frame *f)
 		say("a message without op: %s", je.text);
 	} else if (strcmp(op, "run") == 0 && !pod) {
 		if (run_pod(msg) < 0)
-			send_json(0, json_pack("{s:s}", "type", "podFailed"));
+			send_json(0, json_pack("{s:s, s:s, s:s}", "type", "podFailed", "reason",
+					       pod_fail.reason, "message", pod_fail.message));
 	} else if (strcmp(op, "exec") == 0) {
 		start_exec(f->stream, msg);
 	} else if (strcmp(op, "logs") == 0) {
@@ -1080,6 +1102,9 @@ static void leave_initramfs(char **argv)
 	}
 	if (d)
 		closedir(d);
+	/* busybox, for mke2fs: the agent's alone, no container sees it. */
+	mkdirs("/newroot/bin", 0755);
+	copy_file("/bin/busybox", "/newroot/bin/busybox", 0755);
 	if (copy_file("/init", "/newroot/init", 0755) < 0 || chdir("/newroot") < 0 ||
 	    mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
 		return;
@@ -1122,6 +1147,7 @@ int main(int argc, char **argv)
 		nfds_t n = 0;
 		p[n++] = (struct pollfd){ .fd = port, .events = POLLIN };
 		p[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = kmsg, .events = POLLIN };
 		for (size_t i = 0; i < ncs; i++)
 			for (int w = 0; w < 2; w++) {
 				int fd = w ? cs[i].err : cs[i].out;
@@ -1172,7 +1198,15 @@ int main(int argc, char **argv)
 				;
 			reap();
 		}
-		for (nfds_t k = 2; k < n; k++) {
+		/* A block of an image that fails verification ends the pod: its
+		 * containers would only see EIO from here on. */
+		if ((p[2].revents & POLLIN) && disk_kmsg_check(kmsg, &pod_fail) == 1) {
+			say("%s", pod_fail.message);
+			send_json(0, json_pack("{s:s, s:s, s:s}", "type", "podFailed", "reason",
+					       pod_fail.reason, "message", pod_fail.message));
+			shutdown_pod();
+		}
+		for (nfds_t k = 3; k < n; k++) {
 			if (!(p[k].revents & (POLLIN | POLLHUP)))
 				continue;
 			char buf[PROTO_CHUNK];

@@ -6,7 +6,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* One ustar header block with its checksum. */
@@ -227,6 +230,100 @@ static void test_remove_tree(void)
 	rmdir(dir);
 }
 
+static void unhex(const char *h, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sscanf(h + 2 * i, "%2hhx", &out[i]);
+}
+
+/* sha256(salt || block), independently of verity.c. */
+static void salted(const char *salt_hex, const unsigned char *block, unsigned char out[32])
+{
+	unsigned char salt[32];
+	unhex(salt_hex, salt, 32);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	EVP_DigestUpdate(c, salt, 32);
+	EVP_DigestUpdate(c, block, 4096);
+	EVP_DigestFinal_ex(c, out, NULL);
+	EVP_MD_CTX_free(c);
+}
+
+static void test_verity(void)
+{
+	CHECK_INT(verity_tree_bytes(1), 0);
+	CHECK_INT(verity_tree_bytes(128), 4096);
+	CHECK_INT(verity_tree_bytes(129), 3 * 4096);
+	CHECK_INT(verity_tree_bytes(128 * 128), 129 * 4096);
+	CHECK_INT(verity_tree_bytes(128 * 128 + 1), 132 * 4096);
+	char path[] = "/tmp/moat-verity-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	/* 129 blocks and a bit: padded to 130, two levels (2 blocks, then 1). */
+	unsigned char *data = malloc(130 * 4096);
+	for (size_t i = 0; i < 130 * 4096; i++)
+		data[i] = (unsigned char)(i * 7 + i / 4096);
+	memset(data + 129 * 4096 + 100, 0, 4096 - 100);
+	CHECK(write(fd, data, 129 * 4096 + 100) == 129 * 4096 + 100);
+	struct image_verity v;
+	struct moat_error err = { 0 };
+	CHECK_INT(verity_build(fd, path, &v, &err), 0);
+	CHECK(v.present);
+	CHECK_INT(v.data_blocks, 130);
+	CHECK_INT(v.hash_offset, 130 * 4096);
+	struct stat st;
+	fstat(fd, &st);
+	CHECK_INT(st.st_size, 130 * 4096 + verity_tree_bytes(130));
+	unsigned char tree[3 * 4096], want[32], root[32];
+	CHECK(pread(fd, tree, sizeof(tree), 130 * 4096) == sizeof(tree));
+	/* Top level first: block 0 is the top, blocks 1-2 hash the data. */
+	salted(v.salt, data + 5 * 4096, want);
+	CHECK(memcmp(tree + 4096 + 5 * 32, want, 32) == 0);
+	salted(v.salt, data + 129 * 4096, want);
+	CHECK(memcmp(tree + 2 * 4096 + 1 * 32, want, 32) == 0);
+	salted(v.salt, tree + 2 * 4096, want);
+	CHECK(memcmp(tree + 32, want, 32) == 0);
+	salted(v.salt, tree, want);
+	unhex(v.root_hash, root, 32);
+	CHECK(memcmp(root, want, 32) == 0);
+	/* Two builds of the same data differ by their salt. */
+	struct image_verity v2;
+	CHECK_INT(ftruncate(fd, 130 * 4096), 0);
+	CHECK_INT(verity_build(fd, path, &v2, &err), 0);
+	CHECK(strcmp(v.salt, v2.salt) != 0 && strcmp(v.root_hash, v2.root_hash) != 0);
+	/* image.json's object, read back and checked against the disk. */
+	json_t *j = verity_to_json(&v2);
+	struct image_verity back;
+	CHECK_INT(verity_from_json(j, (uint64_t)st.st_size, &back), 0);
+	CHECK_STR(back.root_hash, v2.root_hash);
+	CHECK_INT(back.data_blocks, 130);
+	CHECK_INT(verity_from_json(j, (uint64_t)st.st_size - 1, &back), -1); /* tree cut */
+	json_object_set_new(j, "hashOffset", json_integer(129 * 4096));
+	CHECK_INT(verity_from_json(j, (uint64_t)st.st_size, &back), -1);
+	json_object_set_new(j, "hashOffset", json_integer(130 * 4096));
+	json_object_set_new(j, "rootHash", json_string("ABCD"));
+	CHECK_INT(verity_from_json(j, (uint64_t)st.st_size, &back), -1);
+	CHECK(!back.present);
+	CHECK_INT(verity_from_json(NULL, 1 << 30, &back), -1);
+	json_decref(j);
+	/* One block: no levels, its own hash is the root. */
+	CHECK_INT(ftruncate(fd, 0), 0);
+	CHECK(pwrite(fd, data, 4096, 0) == 4096);
+	CHECK_INT(verity_build(fd, path, &v, &err), 0);
+	fstat(fd, &st);
+	CHECK_INT(st.st_size, 4096);
+	salted(v.salt, data, want);
+	unhex(v.root_hash, root, 32);
+	CHECK(memcmp(root, want, 32) == 0);
+	/* Nothing to verify in an empty file. */
+	CHECK_INT(ftruncate(fd, 0), 0);
+	CHECK_INT(verity_build(fd, path, &v, &err), -1);
+	CHECK_INT(err.errnum, EINVAL);
+	free(data);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	TEST(test_clean_path);
@@ -235,5 +332,6 @@ int main(void)
 	TEST(test_digest);
 	TEST(test_config);
 	TEST(test_remove_tree);
+	TEST(test_verity);
 	return unit_done();
 }
