@@ -5,37 +5,17 @@
 
 load helper
 
+# The hostile pod's DM_TABLE_STATUS client, to ask for its own key.
+bb_extra() {
+	mkdir -p data
+	if command -v cc >/dev/null; then
+		cc -static -O1 -o bin/dmtable "$BATS_TEST_DIRNAME/../fixtures/disk/dmtable.c"
+	fi
+}
+
 setup_file() {
-	[ "$(id -u)" = 0 ] || skip "needs root (QEMU, the state dir)"
-	for t in qemu-system-x86_64 umoci mkfs.erofs python3; do
-		command -v $t >/dev/null || skip "$t is not installed (make deps)"
-	done
-	[ -x /bin/busybox ] || skip "busybox-static is not installed (make deps)"
-	local guest=${MOAT_GUEST_DIR:-$(dirname "$MOAT")/guest}
-	[ -r "$guest/vmlinuz" ] && [ -r "$guest/initrd.img" ] ||
-		skip "no guest kernel in $guest (make guest fetches Debian's cloud kernel)"
-	export MOAT_GUEST_DIR=$guest
-	export MOAT_STATE_DIR=$BATS_FILE_TMPDIR/state
-	local img=$BATS_FILE_TMPDIR/img
-	mkdir -p "$img"
-	(
-		cd "$img"
-		umoci init --layout oci
-		umoci new --image oci:bb
-		umoci unpack --image oci:bb bundle
-		mkdir -p bundle/rootfs/bin bundle/rootfs/tmp bundle/rootfs/etc bundle/rootfs/data
-		cp /bin/busybox bundle/rootfs/bin/
-		for c in sh echo cat cp ls dd sync sleep seq mount mknod mkdir grep wc df tr sort tail true; do
-			ln -s busybox bundle/rootfs/bin/$c
-		done
-		# A DM_TABLE_STATUS client, for the hostile pod to ask for its key.
-		if command -v cc >/dev/null; then
-			cc -static -O1 -o bundle/rootfs/bin/dmtable "$BATS_TEST_DIRNAME/../fixtures/disk/dmtable.c"
-		fi
-		umoci repack --image oci:bb bundle
-		umoci config --image oci:bb --config.cmd /bin/sh --config.env PATH=/bin
-	) >"$BATS_FILE_TMPDIR/img.log" 2>&1 || skip "could not build the busybox test image (see img.log)"
-	"$MOAT" image import "$img/oci" --name bb:latest >/dev/null
+	guest_prereqs
+	busybox_image sh echo cat cp ls dd sync sleep seq mount mknod mkdir grep wc df tr sort tail true
 }
 
 teardown_file() {
@@ -64,10 +44,6 @@ pod() {
 	$3
 	$4
 	EOF
-}
-
-status() {
-	"$MOAT" pod inspect "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$2"
 }
 
 verity() {

@@ -101,3 +101,52 @@ write_pod() {
 		done
 	} >"$file"
 }
+
+# ---- pods ---------------------------------------------------------------------
+
+# guest_prereqs TOOL...: for files that boot pods.  Skips, saying why, unless
+# this is root with the tools, busybox-static and a guest kernel; exports
+# MOAT_GUEST_DIR and a state directory of the file's own.
+guest_prereqs() {
+	[ "$(id -u)" = 0 ] || skip "needs root (QEMU, the state dir)"
+	local t
+	for t in qemu-system-x86_64 umoci mkfs.erofs python3 "$@"; do
+		command -v "$t" >/dev/null || skip "$t is not installed (make deps)"
+	done
+	[ -x /bin/busybox ] || skip "busybox-static is not installed (make deps)"
+	local guest=${MOAT_GUEST_DIR:-$(dirname "$MOAT")/guest}
+	[ -r "$guest/vmlinuz" ] && [ -r "$guest/initrd.img" ] ||
+		skip "no guest kernel in $guest (make guest fetches Debian's cloud kernel)"
+	export MOAT_GUEST_DIR=$guest
+	export MOAT_STATE_DIR=$BATS_FILE_TMPDIR/state
+}
+
+# busybox_image APPLET...: builds a busybox image with umoci in
+# $BATS_FILE_TMPDIR/img (the layout at oci:bb) and imports it as bb:latest.
+# A file that defines bb_extra has it run in the image's rootfs first.
+busybox_image() {
+	local img=$BATS_FILE_TMPDIR/img
+	mkdir -p "$img"
+	(
+		set -e
+		cd "$img"
+		umoci init --layout oci
+		umoci new --image oci:bb
+		umoci unpack --image oci:bb bundle
+		mkdir -p bundle/rootfs/bin bundle/rootfs/tmp bundle/rootfs/etc
+		cp /bin/busybox bundle/rootfs/bin/
+		local c
+		for c in "$@"; do
+			ln -s busybox bundle/rootfs/bin/"$c"
+		done
+		if declare -F bb_extra >/dev/null; then (cd bundle/rootfs && bb_extra); fi
+		umoci repack --image oci:bb bundle
+		umoci config --image oci:bb --config.cmd /bin/sh --config.env PATH=/bin
+	) >"$BATS_FILE_TMPDIR/img.log" 2>&1 || skip "could not build the busybox test image (see img.log)"
+	"$MOAT" image import "$img/oci" --name bb:latest >/dev/null
+}
+
+# status POD EXPR: a Python expression over the pod's inspect output, d.
+status() {
+	"$MOAT" pod inspect "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$2"
+}

@@ -8,38 +8,17 @@
 
 load helper
 
+bb_extra() {
+	mkdir -p www
+	echo hello-from-srv >www/index.html
+}
+
 setup_file() {
-	[ "$(id -u)" = 0 ] || skip "needs root (namespaces, taps, BPF, QEMU)"
-	for t in qemu-system-x86_64 umoci skopeo mkfs.erofs mkfs.ext4 nsenter ip python3; do
-		command -v $t >/dev/null || skip "$t is not installed (make deps)"
-	done
-	[ -x /bin/busybox ] || skip "busybox-static is not installed (make deps)"
+	guest_prereqs skopeo mkfs.ext4 nsenter ip
 	[ -c /dev/net/tun ] || skip "no /dev/net/tun"
-	local guest=${MOAT_GUEST_DIR:-$(dirname "$MOAT")/guest}
-	[ -r "$guest/vmlinuz" ] && [ -r "$guest/initrd.img" ] ||
-		skip "no guest kernel in $guest (make guest fetches Debian's cloud kernel)"
-	grep -q virtio_net "$guest/kernel/modules/order" 2>/dev/null ||
-		skip "the guest in $guest has no virtio_net (make guest again)"
-	export MOAT_GUEST_DIR=$guest
-	export MOAT_STATE_DIR=$BATS_FILE_TMPDIR/state
-	local img=$BATS_FILE_TMPDIR/img
-	mkdir -p "$img"
-	(
-		cd "$img"
-		umoci init --layout oci
-		umoci new --image oci:bb
-		umoci unpack --image oci:bb bundle
-		mkdir -p bundle/rootfs/bin bundle/rootfs/tmp bundle/rootfs/etc bundle/rootfs/www
-		cp /bin/busybox bundle/rootfs/bin/
-		for c in sh echo cat ls sleep nc ping httpd ip grep head tail printf kill wait \
-			hostname true false; do
-			ln -s busybox bundle/rootfs/bin/$c
-		done
-		echo hello-from-srv >bundle/rootfs/www/index.html
-		umoci repack --image oci:bb bundle
-		umoci config --image oci:bb --config.cmd /bin/sh --config.env PATH=/bin
-	) >"$BATS_FILE_TMPDIR/img.log" 2>&1 || skip "could not build the busybox test image (see img.log)"
-	"$MOAT" image import "$img/oci" --name bb:latest >/dev/null
+	grep -q virtio_net "$MOAT_GUEST_DIR/kernel/modules/order" 2>/dev/null ||
+		skip "the guest in $MOAT_GUEST_DIR has no virtio_net (make guest again)"
+	busybox_image sh echo cat ls sleep nc ping httpd ip grep head tail printf kill wait hostname true false
 	"$MOAT" net create blue --cidr 10.99.0.0/24 --dns 10.99.0.53 --search pods.test --pps 300 \
 		2>/dev/null || skip "moat net create failed: no network namespaces or BPF here?"
 	cd "$BATS_FILE_TMPDIR"

@@ -4,38 +4,18 @@
 
 load helper
 
+bb_extra() {
+	echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >etc/passwd
+}
+
 setup_file() {
-	[ "$(id -u)" = 0 ] || skip "needs root (QEMU, loop-free disks, state dir)"
-	for t in qemu-system-x86_64 umoci skopeo mkfs.erofs mkfs.ext4; do
-		command -v $t >/dev/null || skip "$t is not installed (make deps)"
-	done
-	[ -x /bin/busybox ] || skip "busybox-static is not installed (make deps)"
-	local guest=${MOAT_GUEST_DIR:-$(dirname "$MOAT")/guest}
-	[ -r "$guest/vmlinuz" ] && [ -r "$guest/initrd.img" ] ||
-		skip "no guest kernel in $guest (make guest fetches Debian's cloud kernel)"
-	export MOAT_GUEST_DIR=$guest
-	export MOAT_STATE_DIR=$BATS_FILE_TMPDIR/state
+	guest_prereqs skopeo mkfs.ext4
 	# The VMMs' cgroups go under a parent of the tests' own.
 	export MOAT_CGROUP_PARENT=moat-test-pod
-	local img=$BATS_FILE_TMPDIR/img
-	mkdir -p "$img"
-	(
-		cd "$img"
-		umoci init --layout oci
-		umoci new --image oci:bb
-		umoci unpack --image oci:bb bundle
-		mkdir -p bundle/rootfs/bin bundle/rootfs/tmp bundle/rootfs/etc
-		cp /bin/busybox bundle/rootfs/bin/
-		for c in sh echo cat ls id sleep unshare test touch mkdir grep find wc true false; do
-			ln -s busybox bundle/rootfs/bin/$c
-		done
-		echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >bundle/rootfs/etc/passwd
-		umoci repack --image oci:bb bundle
-		umoci config --image oci:bb --config.cmd /bin/sh --config.env PATH=/bin
-		skopeo copy -q oci:oci:bb docker-archive:bb.tar:bbd:latest
-	) >"$BATS_FILE_TMPDIR/img.log" 2>&1 || skip "could not build the busybox test image (see img.log)"
-	"$MOAT" image import "$img/oci" --name bb:latest >/dev/null
-	"$MOAT" image import "$img/bb.tar" >/dev/null
+	busybox_image sh echo cat ls id sleep unshare test touch mkdir grep find wc true false
+	(cd "$BATS_FILE_TMPDIR/img" && skopeo copy -q oci:oci:bb docker-archive:bb.tar:bbd:latest) \
+		>>"$BATS_FILE_TMPDIR/img.log" 2>&1 || skip "skopeo could not make a docker-archive (see img.log)"
+	"$MOAT" image import "$BATS_FILE_TMPDIR/img/bb.tar" >/dev/null
 }
 
 teardown_file() {
@@ -63,10 +43,6 @@ pod() {
 	      command: [sh, -c, '$2']
 	$3
 	EOF
-}
-
-status() {
-	"$MOAT" pod inspect "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$2"
 }
 
 @test "pod: a pod that prints and exits: its logs, its exit code, the accelerator said" {
