@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 static int read_fd_sbuf(int fd, const char *name, size_t max, struct sbuf *b,
@@ -238,4 +240,29 @@ char *path_join(char *dst, size_t n, const char *a, const char *b, long idx)
 bool glob_match(const char *pattern, const char *s)
 {
 	return fnmatch(pattern, s, 0) == 0;
+}
+
+int write_string(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(s);
+	ssize_t n = write(fd, s, len);
+	int e = errno;
+	close(fd);
+	if (n == (ssize_t)len)
+		return 0;
+	errno = n < 0 ? e : EIO;
+	return -1;
+}
+
+int if_set_up(int sock, const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
+		return -1;
+	ifr.ifr_flags |= IFF_UP;
+	return ioctl(sock, SIOCSIFFLAGS, &ifr);
 }

@@ -106,14 +106,8 @@ static int write_str(const char *dir, const char *file, const char *val, struct 
 {
 	char path[4300];
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return moat_error_sys(err, errno, "%s", path);
-	ssize_t n = write(fd, val, strlen(val));
-	int e = errno;
-	close(fd);
-	if (n != (ssize_t)strlen(val))
-		return moat_error_sys(err, n < 0 ? e : EIO, "writing %s to %s", val, path);
+	if (write_string(path, val) < 0)
+		return moat_error_sys(err, errno, "writing %s to %s", val, path);
 	return 0;
 }
 

@@ -169,26 +169,6 @@ static void net_leave(int back)
 	close(back);
 }
 
-static int if_flags_up(int sock, const char *ifname)
-{
-	struct ifreq ifr = { 0 };
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
-	if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
-		return -1;
-	ifr.ifr_flags |= IFF_UP;
-	return ioctl(sock, SIOCSIFFLAGS, &ifr);
-}
-
-static int write_sysctl(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
 /* Inside the new namespace: loopback up, the bridge with the gateway. */
 static int net_setup_inside(uint32_t gateway, unsigned prefix, struct moat_error *err)
 {
@@ -196,14 +176,14 @@ static int net_setup_inside(uint32_t gateway, unsigned prefix, struct moat_error
 	 * port group's.  No forwarding (nothing to forward to, and it stays
 	 * so); no IPv6 on any interface, so the taps get no link-local
 	 * addresses either. */
-	if (write_sysctl("/proc/sys/net/ipv4/ip_forward", "0") < 0 ||
-	    write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1") < 0 ||
-	    write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1") < 0)
+	if (write_string("/proc/sys/net/ipv4/ip_forward", "0") < 0 ||
+	    write_string("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1") < 0 ||
+	    write_string("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1") < 0)
 		return moat_error_sys(err, errno, "setting the port group's sysctls");
 	_cleanup_close_ int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sock < 0)
 		return moat_error_sys(err, errno, "socket");
-	if (if_flags_up(sock, "lo") < 0)
+	if (if_set_up(sock, "lo") < 0)
 		return moat_error_sys(err, errno, "bringing lo up");
 	if (ioctl(sock, SIOCBRADDBR, BRIDGE) < 0)
 		return moat_error_sys(err, errno, "creating the bridge");
@@ -217,7 +197,7 @@ static int net_setup_inside(uint32_t gateway, unsigned prefix, struct moat_error
 	sin->sin_addr.s_addr = prefix_mask(prefix);
 	if (ioctl(sock, SIOCSIFNETMASK, &ifr) < 0)
 		return moat_error_sys(err, errno, "setting the bridge's netmask");
-	if (if_flags_up(sock, BRIDGE) < 0)
+	if (if_set_up(sock, BRIDGE) < 0)
 		return moat_error_sys(err, errno, "bringing the bridge up");
 	return 0;
 }
@@ -501,7 +481,7 @@ static int tap_create(const char *ifname, int *ifindex, struct moat_error *err)
 	br.ifr_ifindex = idx.ifr_ifindex;
 	if (ioctl(sock, SIOCBRADDIF, &br) < 0)
 		return moat_error_sys(err, errno, "putting tap %s on the bridge", ifname);
-	if (if_flags_up(sock, ifname) < 0)
+	if (if_set_up(sock, ifname) < 0)
 		return moat_error_sys(err, errno, "bringing tap %s up", ifname);
 	return steal_fd(&fd);
 }

@@ -277,26 +277,15 @@ static void pod_cgroup_setup(long long pids)
 	}
 	char v[32];
 	snprintf(v, sizeof(v), "%lld", pids > 0 ? pids : 1024);
-	int fd = open("/sys/fs/cgroup/cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
-	bool ok = fd >= 0 && write(fd, "+pids", 5) == 5;
-	if (fd >= 0)
-		close(fd);
-	fd = open(POD_CGROUP "/pids.max", O_WRONLY | O_CLOEXEC);
-	ok = ok && fd >= 0 && write(fd, v, strlen(v)) == (ssize_t)strlen(v);
-	if (fd >= 0)
-		close(fd);
-	if (!ok)
+	if (write_string("/sys/fs/cgroup/cgroup.subtree_control", "+pids") < 0 ||
+	    write_string(POD_CGROUP "/pids.max", v) < 0)
 		say("the pod's pids limit: %s", strerror(errno));
 }
 
 /* In a child, before anything else: join the pod's cgroup. */
 static void pod_cgroup_join(void)
 {
-	int fd = open(POD_CGROUP "/cgroup.procs", O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)!write(fd, "0", 1);
-		close(fd);
-	}
+	write_string(POD_CGROUP "/cgroup.procs", "0");
 }
 
 static int setup_volumes(void)

@@ -7,6 +7,7 @@
  * Containers share the guest's network namespace, and get the three files
  * kubelet would give them, bind-mounted from the pod's disk.
  */
+#include "core/core.h"
 #include "runtime/agent/net.h"
 
 #include <arpa/inet.h>
@@ -23,18 +24,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int write_text(const char *path, const char *text);
-
-static int set_up(int sock, const char *ifname)
-{
-	struct ifreq ifr = { 0 };
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
-	if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
-		return -1;
-	ifr.ifr_flags |= IFF_UP;
-	return ioctl(sock, SIOCSIFFLAGS, &ifr);
-}
 
 /* The NIC whose address is mac: virtio devices probe in no promised order,
  * and the driver may still be probing when the agent gets here. */
@@ -68,17 +57,6 @@ static bool find_nic(const char *mac, char *out, size_t n)
 		usleep(10000);
 	}
 	return false;
-}
-
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	size_t len = strlen(text);
-	ssize_t w = write(fd, text, len);
-	close(fd);
-	return w == (ssize_t)len ? 0 : -1;
 }
 
 /* Only names that cannot break a hosts file line. */
@@ -141,7 +119,7 @@ static int write_files(json_t *pod, json_t *net, const char *podroot, char *why,
 	const char *texts[] = { hosts, resolv, hn };
 	for (size_t k = 0; k < 3; k++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
-		if (write_text(path, texts[k]) < 0) {
+		if (write_string(path, texts[k]) < 0) {
 			snprintf(why, n, "writing %s: %s", path, strerror(errno));
 			return -1;
 		}
@@ -177,7 +155,7 @@ int agent_net_setup(json_t *pod, const char *podroot, char *why, size_t n)
 		return -1;
 	}
 	/* Loopback, with or without a NIC: localhost works in every pod. */
-	set_up(sock, "lo");
+	if_set_up(sock, "lo");
 	if (!json_is_object(net)) {
 		close(sock);
 		return 0;
@@ -202,7 +180,7 @@ int agent_net_setup(json_t *pod, const char *podroot, char *why, size_t n)
 	 * guest need not send it (router solicitations, MLD). */
 	char sysctl[128];
 	snprintf(sysctl, sizeof(sysctl), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
-	write_text(sysctl, "1");
+	write_string(sysctl, "1");
 	struct ifreq ifr = { 0 };
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
@@ -213,7 +191,7 @@ int agent_net_setup(json_t *pod, const char *podroot, char *why, size_t n)
 		goto out;
 	}
 	sin->sin_addr.s_addr = htonl(~0u << (32 - prefix));
-	if (ioctl(sock, SIOCSIFNETMASK, &ifr) < 0 || set_up(sock, ifname) < 0) {
+	if (ioctl(sock, SIOCSIFNETMASK, &ifr) < 0 || if_set_up(sock, ifname) < 0) {
 		snprintf(why, n, "%s: netmask or up: %s", ifname, strerror(errno));
 		goto out;
 	}
