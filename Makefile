@@ -94,29 +94,20 @@ $(BUILD)/obj/gen/bench_builtin.o: $(BENCH_BUILTIN) $(HDRS)
 # The XDP filter: compiled for the BPF target against the kernel's UAPI
 # headers, then wrapped by bpftool into a skeleton header that carries the
 # object, so moat loads it with nothing installed beside it.
-build/gen/filter.bpf.o: enforcer/filter.bpf.c enforcer/filter.h
+# filter: the management NIC and host cgroups; podnet: the port groups' TC
+# programs (runtime/net.c attaches them to the taps).
+build/gen/%.bpf.o: enforcer/%.bpf.c enforcer/%.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  BPF     $@")
 	$(Q)clang -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell gcc -dumpmachine) \
 		-Ienforcer -c -o $@ $<
 
-build/gen/filter.skel.h: build/gen/filter.bpf.o
+build/gen/%.skel.h: build/gen/%.bpf.o
 	@$(if $(Q),echo "  SKEL    $@")
-	$(Q)bpftool gen skeleton $< name filter_skel >$@.tmp && mv $@.tmp $@
+	$(Q)bpftool gen skeleton $< name $*_skel >$@.tmp && mv $@.tmp $@
 
+.PRECIOUS: build/gen/%.bpf.o
 $(BUILD)/obj/enforcer/filter.o: build/gen/filter.skel.h
-
-# The port groups' TC programs (runtime/net.c attaches them to the taps).
-build/gen/podnet.bpf.o: enforcer/podnet.bpf.c enforcer/podnet.h
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  BPF     $@")
-	$(Q)clang -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell gcc -dumpmachine) \
-		-Ienforcer -c -o $@ $<
-
-build/gen/podnet.skel.h: build/gen/podnet.bpf.o
-	@$(if $(Q),echo "  SKEL    $@")
-	$(Q)bpftool gen skeleton $< name podnet_skel >$@.tmp && mv $@.tmp $@
-
 $(BUILD)/obj/enforcer/podnet.o: build/gen/podnet.skel.h
 
 $(BUILD)/libmoat.a: $(LIB_OBJS)
