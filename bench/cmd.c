@@ -31,17 +31,7 @@ static const char usage[] =
 	"Exit status: 0 the gate holds, 1 it does not, 2 bad input or usage,\n"
 	"3 system error (a report could not be written).\n";
 
-static int usage_error(const char *fmt, ...) PRINTF(1, 2);
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("moat bench: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nRun 'moat bench --help' for usage.\n", stderr);
-	return MOAT_EXIT_INPUT;
-}
+#define usage_error(...) moat_usage_error("bench", __VA_ARGS__)
 
 /* "a,b,,c" -> {"a","b","c"}, pointing into a copy the caller frees. */
 static size_t split_list(char *s, const char ***out)

@@ -132,6 +132,9 @@ int moat_error_sys(struct moat_error *err, int errnum, const char *fmt, ...)
 	PRINTF(3, 4);
 /* Prepends "context: " to the message already there. */
 int moat_error_wrap(struct moat_error *err, const char *fmt, ...) PRINTF(2, 3);
+/* A CLI's usage error: "moat CMD: message" and where --help is, on stderr;
+ * returns MOAT_EXIT_INPUT.  Only a cmd.c calls it. */
+int moat_usage_error(const char *cmd, const char *fmt, ...) PRINTF(2, 3);
 /*
  * Splits a message of the form "<source>[:line[:col]]: what", as the calls
  * above write them, so a report can carry the position apart from the text.
@@ -180,6 +183,11 @@ int read_fd(int fd, const char *name, size_t max, char **data, size_t *len,
 	    struct moat_error *err);
 /* The same into buf, reusing its memory: for reading many files in a row. */
 int read_file_sbuf(const char *path, size_t max, struct sbuf *buf, struct moat_error *err);
+/* Writes s as the whole of path (made 0644 if missing): a sysctl, a cgroup
+ * file, a small config file.  -1 with errno. */
+int write_string(const char *path, const char *s);
+/* Sets IFF_UP on ifname, through sock (any socket in its namespace). */
+int if_set_up(int sock, const char *ifname);
 
 /*
  * Calls fn for every regular file under path whose name matches one of the

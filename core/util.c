@@ -3,6 +3,8 @@
 #include "core.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <time.h>
 
 static void oom(void)
@@ -437,4 +439,15 @@ long date_parse_days(const char *s)
 long today_days(void)
 {
 	return (long)(time(NULL) / 86400);
+}
+
+int moat_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "moat %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun 'moat %s --help' for usage.\n", cmd);
+	return MOAT_EXIT_INPUT;
 }

@@ -43,17 +43,7 @@ static const char caps_usage[] =
 	"Show a process's capability sets, no_new_privs and seccomp mode, as\n"
 	"/proc/PID/status holds them, with capability names.\n";
 
-static int usage_error(const char *cmd, const char *fmt, ...) PRINTF(2, 3);
-static int usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "moat %s: ", cmd);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nRun 'moat %s --help' for usage.\n", cmd);
-	return MOAT_EXIT_INPUT;
-}
+#define usage_error moat_usage_error
 
 /* Warnings from compiling (unknown syscall names) reach the user. */
 static void log_to_stderr(enum moat_log_level level, const char *msg, void *ctx)

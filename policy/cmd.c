@@ -168,17 +168,7 @@ static void run_free(struct run *run)
 	free(run->in);
 }
 
-static int usage_error(const char *fmt, ...) PRINTF(1, 2);
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "moat policy check: ");
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nRun 'moat policy check --help' for usage.\n", stderr);
-	return MOAT_EXIT_INPUT;
-}
+#define usage_error(...) moat_usage_error("policy check", __VA_ARGS__)
 
 static int cmd_check(int argc, char **argv)
 {

@@ -44,17 +44,7 @@ static const char image_usage[] =
 	"Exit status: 0 done, 2 bad, corrupt or unsafe image, digest mismatch, unknown\n"
 	"name or usage, 3 system error (the store cannot be written, mkfs failed).\n";
 
-static int usage_error(const char *fmt, ...) PRINTF(1, 2);
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("moat image: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nRun 'moat image --help' for usage.\n", stderr);
-	return MOAT_EXIT_INPUT;
-}
+#define usage_error(...) moat_usage_error("image", __VA_ARGS__)
 
 /* Bad images and names are the user's to fix; the rest is the machine's. */
 static int image_exit(const struct moat_error *err)

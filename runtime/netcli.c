@@ -40,17 +40,7 @@ static const char net_usage[] =
 	"Exit status: 0 done, 1 net rm refused (pods are on the port group), 2 bad\n"
 	"input (the message names the file, line, column and field) or an error.\n";
 
-static int usage_error(const char *fmt, ...) PRINTF(1, 2);
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("moat net: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nRun 'moat net --help' for usage.\n", stderr);
-	return MOAT_EXIT_INPUT;
-}
+#define usage_error(...) moat_usage_error("net", __VA_ARGS__)
 
 static int fail(const char *what, const struct moat_error *err)
 {

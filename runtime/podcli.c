@@ -50,17 +50,7 @@ static const char pod_usage[] =
 	"Environment: MOAT_VERITY_READ_ALL_MAX, image disks of at most this many bytes\n"
 	"are read and verified whole before containers start (default 8 MiB; 0 never).\n";
 
-static int usage_error(const char *fmt, ...) PRINTF(1, 2);
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("moat pod: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nRun 'moat pod --help' for usage.\n", stderr);
-	return MOAT_EXIT_INPUT;
-}
+#define usage_error(...) moat_usage_error("pod", __VA_ARGS__)
 
 static void print_pod_line(json_t *st)
 {
