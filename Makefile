@@ -48,7 +48,7 @@ LINK := -static-pie
 endif
 MOAT_LDFLAGS := $(LINK) -pthread -Wl,-z,relro,-z,now,-z,noexecstack -Wl,--as-needed $(SAN_LD) $(LDFLAGS)
 
-COMPONENTS := core policy bench enforcer runtime
+COMPONENTS := core policy bench enforcer runtime attest
 LIB_SRCS := $(filter-out core/main.c,$(foreach c,$(COMPONENTS),$(wildcard $(c)/*.c)))
 # bench's controls are data, turned into C at build time by bench/gen-defs
 # (which runs the same loader moat does, so a bad control fails the build):
@@ -56,18 +56,25 @@ LIB_SRCS := $(filter-out core/main.c,$(foreach c,$(COMPONENTS),$(wildcard $(c)/*
 BENCH_DATA := bench/components.yaml $(sort $(wildcard bench/*/*.yaml))
 BENCH_GEN_SRCS := bench/gen-defs.c bench/defs.c $(filter-out core/main.c,$(wildcard core/*.c))
 BENCH_BUILTIN := build/gen/bench_builtin.c
-LIB_SRCS := $(filter-out bench/gen-defs.c %.bpf.c,$(LIB_SRCS))
+LIB_SRCS := $(filter-out bench/gen-defs.c %.bpf.c attest/tpm.c,$(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/bench_builtin.o
 
 HDRS := $(foreach c,$(COMPONENTS),$(wildcard $(c)/*.h))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PERF_BINS := $(BUILD)/perf/yaml_events $(BUILD)/perf/getpid_loop $(BUILD)/perf/xdp_rules \
-	$(BUILD)/perf/verity_tree
+	$(BUILD)/perf/verity_tree $(BUILD)/perf/attest_verify
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
-all: $(BUILD)/moat
+# moat-tpm: the node side of `moat attest` (enroll, quote).  Debian ships
+# tpm2-tss only as shared objects, and moat is static, so the TPM calls live
+# in this small dynamically linked helper that moat runs beside itself.
+# Without libtss2-dev it is not built and `moat attest enroll|quote` say so.
+TPM_PKGS := tss2-esys tss2-tctildr tss2-mu tss2-rc libcrypto jansson
+TPM_HELPER := $(if $(wildcard attest/tpm.c),$(if $(shell pkg-config --exists $(TPM_PKGS) 2>/dev/null && echo y),$(BUILD)/moat-tpm))
+TPM_SRCS := attest/tpm.c attest/quote.c attest/alg.c core/util.c core/fs.c
+all: $(BUILD)/moat $(TPM_HELPER)
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
@@ -118,6 +125,13 @@ $(BUILD)/moat: $(BUILD)/obj/core/main.o $(BUILD)/libmoat.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(MOAT_CFLAGS) -o $@ $^ $(MOAT_LDFLAGS) $(PKG_LIBS)
 
+$(BUILD)/moat-tpm: $(TPM_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -DMOAT_VERSION='"$(VERSION)"' -I. $(OPT) $(WARN) $(HARDEN) \
+		$(shell pkg-config --cflags $(TPM_PKGS)) -pie -Wl,-z,relro,-z,now,-z,noexecstack $(SAN_LD) \
+		-o $@ $(TPM_SRCS) $(shell pkg-config --libs $(TPM_PKGS))
+
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libmoat.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
@@ -163,7 +177,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libjanss
 	libseccomp-dev libcap-dev libbpf-dev bpftool python3-yaml \
 	iproute2 nftables iperf3 iputils-ping socat \
 	libssl-dev zlib1g-dev qemu-system-x86 erofs-utils e2fsprogs cpio umoci skopeo busybox-static \
-	cryptsetup-bin \
+	cryptsetup-bin swtpm swtpm-tools tpm2-tools libtss2-dev \
 	bats bats-assert bats-support python3 python3-jsonschema
 deps:
 	@missing=$$(for p in $(DEPS); do \
@@ -176,23 +190,33 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-check: deps all $(UNIT_BINS) fuzz guest
+# check, perf and demo re-read this file after deps: what pkg-config finds
+# (and so whether moat-tpm is built) depends on what deps installed.
+check: deps
+	$(Q)$(MAKE) --no-print-directory run-check
+run-check: all $(UNIT_BINS) fuzz guest
 	$(Q)MOAT_BUILD=$(BUILD) SAN=$(SAN) tests/run
 
-perf: deps all $(PERF_BINS)
+perf: deps
+	$(Q)$(MAKE) --no-print-directory run-perf
+run-perf: all $(PERF_BINS)
 	$(Q)for t in tests/perf/*; do case $$t in *.c|*.sh) continue;; esac; \
 		MOAT_BUILD=$(BUILD) $$t || exit 1; done
 
-demo: deps all guest
+demo: deps
+	$(Q)$(MAKE) --no-print-directory run-demo
+run-demo: all guest
 	$(Q)MOAT=$(BUILD)/moat examples/demo
 
 MAN_PAGES := $(wildcard docs/*.1)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/moat $(DESTDIR)$(PREFIX)/bin/moat
+	$(if $(TPM_HELPER),install -d $(DESTDIR)$(PREFIX)/libexec/moat && \
+		install -m 0755 $(TPM_HELPER) $(DESTDIR)$(PREFIX)/libexec/moat/moat-tpm)
 	$(if $(MAN_PAGES),install -m 0644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/)
 
 clean:
 	rm -rf build
 
-.PHONY: all check clean demo deps fuzz guest install perf
+.PHONY: all check clean demo deps fuzz guest install perf run-check run-perf run-demo

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Placeholders while attest is being built: each goes as its file lands. */
+#include "attest.h"
+
+#include <errno.h>
+
+#define NOT_BUILT(err) moat_error_set(err, ENOSYS, "not built yet")
+
+/* ---- eventlog.c ---- */
+const char *attest_event_type_name(uint32_t type) { (void)type; return NULL; }
+int64_t attest_event_type_from_name(const char *name) { (void)name; return -1; }
+int attest_eventlog_parse(const uint8_t *buf, size_t len, const char *name,
+			  struct attest_eventlog *log, struct moat_error *err)
+{ (void)buf; (void)len; (void)name; (void)log; return NOT_BUILT(err); }
+void attest_eventlog_free(struct attest_eventlog *log) { (void)log; }
+void attest_eventlog_replay(const struct attest_eventlog *log, struct attest_pcrs *out)
+{ (void)log; (void)out; }
+long attest_eventlog_first_bad(const struct attest_eventlog *log, uint16_t alg,
+			       uint32_t pcr, const uint8_t *want)
+{ (void)log; (void)alg; (void)pcr; (void)want; return -1; }
+bool attest_event_digest_mismatch(const struct attest_event *ev) { (void)ev; return false; }
+int attest_eventlog_print(FILE *out, const struct attest_eventlog *log, bool replay,
+			  enum attest_format fmt)
+{ (void)out; (void)log; (void)replay; (void)fmt; return -1; }
+
+/* ---- ima.c ---- */
+int attest_ima_parse(const uint8_t *buf, size_t len, const char *name,
+		     struct attest_ima_list *list, struct moat_error *err)
+{ (void)buf; (void)len; (void)name; (void)list; return NOT_BUILT(err); }
+void attest_ima_free(struct attest_ima_list *list) { (void)list; }
+long attest_ima_replay(const struct attest_ima_list *list, struct attest_pcrs *out)
+{ (void)list; (void)out; return -1; }
+int attest_ima_print(FILE *out, const struct attest_ima_list *list, bool replay,
+		     const struct attest_pcrs *replayed, enum attest_format fmt)
+{ (void)out; (void)list; (void)replay; (void)replayed; (void)fmt; return -1; }
+
+/* ---- quote.c ---- */
+int attest_quote_parse(const uint8_t *buf, size_t len, struct attest_quote *q,
+		       struct moat_error *err)
+{ (void)buf; (void)len; (void)q; return NOT_BUILT(err); }
+int attest_signature_parse(const uint8_t *buf, size_t len, struct attest_signature *sig,
+			   struct moat_error *err)
+{ (void)buf; (void)len; (void)sig; return NOT_BUILT(err); }
+int attest_signature_verify(struct evp_pkey_st *key, const uint8_t *msg, size_t len,
+			    const struct attest_signature *sig, struct moat_error *err)
+{ (void)key; (void)msg; (void)len; (void)sig; return NOT_BUILT(err); }
+int attest_tpm_public_parse(const uint8_t *buf, size_t len, bool sized,
+			    struct evp_pkey_st **key, uint8_t *name, size_t *name_len,
+			    struct moat_error *err)
+{ (void)buf; (void)len; (void)sized; (void)key; (void)name; (void)name_len; return NOT_BUILT(err); }
+int attest_pem_load(const char *path, struct evp_pkey_st **key, struct moat_error *err)
+{ (void)path; (void)key; return NOT_BUILT(err); }
+int attest_pem_parse(const char *pem, size_t len, const char *name,
+		     struct evp_pkey_st **key, struct moat_error *err)
+{ (void)pem; (void)len; (void)name; (void)key; return NOT_BUILT(err); }
+int attest_pcr_digest(const struct attest_pcrs *pcrs, const struct attest_quote *q,
+		      uint16_t hash_alg, uint8_t *out, size_t *out_len, struct moat_error *err)
+{ (void)pcrs; (void)q; (void)hash_alg; (void)out; (void)out_len; return NOT_BUILT(err); }
