@@ -43,6 +43,11 @@
 
 /* Exit codes of `moat attest verify`: 0 affirming, 1 otherwise, 2 bad input. */
 
+struct attest_pcr_select {
+	uint16_t alg;
+	uint32_t mask; /* bit i: PCR i */
+};
+
 /* ---- algorithms ----------------------------------------------------------- */
 
 /* Digest size of a TPM hash algorithm, 0 if moat does not know it. */
@@ -56,6 +61,13 @@ uint16_t attest_alg_from_name(const char *name, size_t len);
 int attest_hash(uint16_t alg, const void *buf, size_t len, uint8_t *out);
 /* pcr = H(pcr || digest): the TPM's extend. */
 void attest_extend(uint16_t alg, uint8_t *pcr, const uint8_t *digest);
+
+/*
+ * Parses a PCR selection as tpm2-tools writes it: "sha256:0-9,10",
+ * "sha1:0,1+sha256:all".  Fills sel (at most ATTEST_MAX_BANKS banks).
+ */
+int attest_pcr_spec_parse(const char *spec, struct attest_pcr_select *sel, uint32_t *nsel,
+			  struct moat_error *err);
 
 /* ---- PCR values ----------------------------------------------------------- */
 
@@ -253,11 +265,6 @@ int attest_ima_print(FILE *out, const struct attest_ima_list *list, bool replay,
 
 #define TPM_GENERATED_VALUE 0xff544347u
 #define TPM_ST_ATTEST_QUOTE 0x8018
-
-struct attest_pcr_select {
-	uint16_t alg;
-	uint32_t mask; /* bit i: PCR i */
-};
 
 /* TPMS_ATTEST of a quote. */
 struct attest_quote {
