@@ -214,7 +214,9 @@ struct attest_ima_entry {
 	uint32_t index;
 	uint32_t line; /* ASCII lists: 1-based line; 0 for binary */
 	uint32_t pcr;
-	uint8_t template_hash[20]; /* SHA-1 over the template data, as logged */
+	/* The template data's hash as logged: SHA-1, or list->template_hash_alg
+	 * for the kernel's per-bank lists (binary_runtime_measurements_sha256). */
+	uint8_t template_hash[ATTEST_MAX_DIGEST];
 	bool violation; /* logged template hash all zeros */
 	const char *template_name; /* not NUL-terminated */
 	uint32_t template_name_len;
@@ -234,6 +236,7 @@ struct attest_ima_entry {
 struct attest_ima_list {
 	const char *name;
 	bool ascii;
+	uint16_t template_hash_alg; /* TPM_ALG_SHA1 but for per-bank lists */
 	size_t nentries;
 	struct attest_ima_entry *entries;
 	struct arena *arena;

@@ -875,6 +875,486 @@ static void test_bad_input(void)
 	expect_error(l.b, l.n, "offset");
 }
 
+/* ---- IMA ---------------------------------------------------------------------- */
+
+static int ima_parse(const void *b, size_t n, const char *name, struct attest_ima_list *l)
+{
+	struct moat_error err = { 0 };
+	int r = attest_ima_parse(b, n, name, l, &err);
+	if (r < 0)
+		unit_fail("%s", err.msg);
+	return r;
+}
+
+static void test_conformance_ima(void)
+{
+	if (!have_conformance())
+		return;
+	json_t *want = load_json("kgoldman_ibmtss__utils__sha1.log.expected_pcr10.json");
+	if (!want)
+		return;
+	json_t *pcrs = json_object_get(want, "pcrs");
+	static const char *const logs[] = { "kgoldman_ibmtss__utils__sha1.log",
+					    "kgoldman_ibmtss__utils__sha256.log" };
+	for (size_t i = 0; i < ARRAY_SIZE(logs); i++) {
+		size_t len;
+		_cleanup_free_ char *buf = read_conf(logs[i], &len);
+		struct attest_ima_list l;
+		if (!buf || ima_parse(buf, len, logs[i], &l) < 0)
+			continue;
+		CHECK(!l.ascii);
+		CHECK_INT(l.template_hash_alg, i == 0 ? TPM_ALG_SHA1 : TPM_ALG_SHA256);
+		CHECK_INT(l.nentries, 362);
+		size_t viol = 0, sha256 = 0;
+		for (size_t e = 0; e < l.nentries; e++) {
+			viol += l.entries[e].violation;
+			sha256 += l.entries[e].file_alg == TPM_ALG_SHA256 &&
+				  l.entries[e].file_digest_len == 32;
+		}
+		CHECK_INT(viol, 0);
+		CHECK_INT(sha256, 362);
+		CHECK(l.entries[0].path_len == 14 && memcmp(l.entries[0].path, "boot_aggregate", 14) == 0);
+		struct attest_pcrs p = { 0 };
+		const char *bank;
+		json_t *v;
+		json_object_foreach(pcrs, bank, v) attest_pcrs_add_bank(&p, attest_alg_from_name(bank, strlen(bank)));
+		CHECK_INT(attest_ima_replay(&l, &p), -1);
+		json_t *w = json_object();
+		json_object_foreach(pcrs, bank, v) {
+			json_t *m = json_object();
+			json_object_set(m, "10", v);
+			json_object_set_new(w, bank, m);
+		}
+		check_pcrs(logs[i], &p, w, true);
+		json_decref(w);
+
+		/* The text listing is the kernel's ASCII list: parsed back, it
+		 * rebuilds the same template data and replays the same PCRs. */
+		char *txt = NULL;
+		size_t tlen = 0;
+		FILE *f = open_memstream(&txt, &tlen);
+		CHECK_INT(attest_ima_print(f, &l, false, NULL, ATTEST_FMT_TEXT), 0);
+		fclose(f);
+		struct attest_ima_list a;
+		if (ima_parse(txt, tlen, "ascii", &a) == 0) {
+			CHECK(a.ascii);
+			CHECK_INT(a.nentries, l.nentries);
+			for (size_t e = 0; e < a.nentries && e < l.nentries; e++)
+				if (a.entries[e].template_data_len != l.entries[e].template_data_len ||
+				    memcmp(a.entries[e].template_data, l.entries[e].template_data,
+					   a.entries[e].template_data_len) != 0) {
+					unit_fail("%s: entry %zu: ASCII rebuild differs", logs[i], e);
+					break;
+				}
+			struct attest_pcrs q = { 0 };
+			json_object_foreach(pcrs, bank, v) attest_pcrs_add_bank(&q, attest_alg_from_name(bank, strlen(bank)));
+			CHECK_INT(attest_ima_replay(&a, &q), -1);
+			for (size_t b = 0; b < q.nbanks; b++)
+				CHECK(memcmp(q.bank[b].pcr[10], p.bank[b].pcr[10], q.bank[b].size) == 0);
+			attest_ima_free(&a);
+		}
+		free(txt);
+		attest_ima_free(&l);
+	}
+	json_decref(want);
+
+	/* ibmtss's synthetic list: custom templates, the old "ima" template
+	 * and one violation. */
+	size_t len;
+	_cleanup_free_ char *buf = read_conf("kgoldman_ibmtss__utils__imatest.log", &len);
+	struct attest_ima_list l;
+	if (buf && ima_parse(buf, len, "imatest.log", &l) == 0) {
+		CHECK_INT(l.nentries, 17);
+		size_t viol = 0, old = 0;
+		for (size_t e = 0; e < l.nentries; e++) {
+			viol += l.entries[e].violation;
+			if (l.entries[e].template_name_len == 3 &&
+			    memcmp(l.entries[e].template_name, "ima", 3) == 0) {
+				old++;
+				CHECK_INT(l.entries[e].template_data_len, 20 + 256);
+				CHECK(l.entries[e].path_len == 14 &&
+				      memcmp(l.entries[e].path, "boot_aggregate", 14) == 0);
+			}
+		}
+		CHECK_INT(viol, 1);
+		CHECK_INT(old, 1);
+		struct attest_pcrs p = { 0 };
+		attest_ima_replay(&l, &p);
+		CHECK(p.nbanks == 2 && (p.bank[0].set & (1u << 10)));
+		attest_ima_free(&l);
+	}
+
+	/* keylime's ASCII ima-ng list: the rebuilt data hashes to the logged
+	 * template hash on every line. */
+	_cleanup_free_ char *kl = read_conf("keylime_keylime__test__data__create-runtime-policy__ima-log-sha256", &len);
+	if (kl && ima_parse(kl, len, "ima-log-sha256", &l) == 0) {
+		CHECK(l.ascii);
+		CHECK_INT(l.nentries, 2);
+		CHECK_INT(l.entries[1].line, 2);
+		CHECK_INT(l.entries[1].file_alg, TPM_ALG_SHA256);
+		CHECK(l.entries[1].path_len == 5 && memcmp(l.entries[1].path, "/data", 5) == 0);
+		struct attest_pcrs p = { 0 };
+		CHECK_INT(attest_ima_replay(&l, &p), -1);
+		attest_ima_free(&l);
+	}
+}
+
+/* A synthetic list built field by field, as the kernel hashes it. */
+struct imabuf {
+	uint8_t bin[16384];
+	size_t nbin;
+	char ascii[16384];
+	size_t nascii;
+	uint8_t pcr1[20], pcr256[32];
+};
+
+static void ima_extend(struct imabuf *b, const uint8_t *data, size_t n, bool violation)
+{
+	uint8_t h1[20], h256[32];
+	if (violation) {
+		memset(h1, 0xff, 20);
+		memset(h256, 0xff, 32);
+	} else {
+		SHA1(data, n, h1);
+		SHA256(data, n, h256);
+	}
+	attest_extend(TPM_ALG_SHA1, b->pcr1, h1);
+	attest_extend(TPM_ALG_SHA256, b->pcr256, h256);
+}
+
+static size_t le(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	return 4;
+}
+
+/* template: "ima-ng", "ima-sig" (sig may be NULL) or "ima-buf". */
+static void ima_add(struct imabuf *b, const char *tmpl, const char *path, const char *content,
+		    const uint8_t *tail, size_t ntail, bool violation)
+{
+	uint8_t digest[32], data[1024];
+	size_t n = 0;
+	if (violation)
+		memset(digest, 0, 32);
+	else
+		SHA256((const uint8_t *)content, strlen(content), digest);
+	n += le(data + n, 8 + 32);
+	memcpy(data + n, "sha256:", 8);
+	memcpy(data + n + 8, digest, 32);
+	n += 40;
+	n += le(data + n, (uint32_t)strlen(path) + 1);
+	memcpy(data + n, path, strlen(path) + 1);
+	n += strlen(path) + 1;
+	bool has_tail = strcmp(tmpl, "ima-ng") != 0;
+	if (has_tail) {
+		n += le(data + n, (uint32_t)ntail);
+		memcpy(data + n, tail, ntail);
+		n += ntail;
+	}
+	uint8_t th[20];
+	if (violation)
+		memset(th, 0, 20);
+	else
+		SHA1(data, n, th);
+	ima_extend(b, data, n, violation);
+
+	b->nbin += le(b->bin + b->nbin, 10);
+	memcpy(b->bin + b->nbin, th, 20);
+	b->nbin += 20;
+	b->nbin += le(b->bin + b->nbin, (uint32_t)strlen(tmpl));
+	memcpy(b->bin + b->nbin, tmpl, strlen(tmpl));
+	b->nbin += strlen(tmpl);
+	b->nbin += le(b->bin + b->nbin, (uint32_t)n);
+	memcpy(b->bin + b->nbin, data, n);
+	b->nbin += n;
+
+	char h[129];
+	hex(th, 20, h);
+	b->nascii += (size_t)sprintf(b->ascii + b->nascii, "10 %s %s sha256:", h, tmpl);
+	hex(digest, 32, h);
+	b->nascii += (size_t)sprintf(b->ascii + b->nascii, "%s %s", h, path);
+	if (has_tail) {
+		b->ascii[b->nascii++] = ' ';
+		for (size_t i = 0; i < ntail; i++)
+			b->nascii += (size_t)sprintf(b->ascii + b->nascii, "%02x", tail[i]);
+	}
+	b->ascii[b->nascii++] = '\n';
+}
+
+/* The old "ima" template: a SHA-1 digest and the name padded to 256. */
+static void ima_add_old(struct imabuf *b, const char *path, const char *content)
+{
+	uint8_t data[276] = { 0 }, th[20];
+	SHA1((const uint8_t *)content, strlen(content), data);
+	memcpy(data + 20, path, strlen(path));
+	SHA1(data, sizeof(data), th);
+	ima_extend(b, data, sizeof(data), false);
+	b->nbin += le(b->bin + b->nbin, 10);
+	memcpy(b->bin + b->nbin, th, 20);
+	b->nbin += 20;
+	b->nbin += le(b->bin + b->nbin, 3);
+	memcpy(b->bin + b->nbin, "ima", 3);
+	b->nbin += 3;
+	memcpy(b->bin + b->nbin, data, 20);
+	b->nbin += 20;
+	b->nbin += le(b->bin + b->nbin, (uint32_t)strlen(path));
+	memcpy(b->bin + b->nbin, path, strlen(path));
+	b->nbin += strlen(path);
+	char h[41];
+	hex(th, 20, h);
+	b->nascii += (size_t)sprintf(b->ascii + b->nascii, "10 %s ima ", h);
+	hex(data, 20, h);
+	b->nascii += (size_t)sprintf(b->ascii + b->nascii, "%s %s\n", h, path);
+}
+
+static void synthetic_ima(struct imabuf *b)
+{
+	memset(b, 0, sizeof(*b));
+	static const uint8_t sig[] = { 0x03, 0x02, 0x04, 0xde, 0xad, 0xbe, 0xef };
+	ima_add(b, "ima-ng", "boot_aggregate", "aggregate", NULL, 0, false);
+	ima_add(b, "ima-ng", "/usr/bin/kubelet", "kubelet", NULL, 0, false);
+	ima_add(b, "ima-sig", "/usr/lib/with space/libc.so.6", "libc", sig, sizeof(sig), false);
+	ima_add(b, "ima-sig", "/usr/bin/unsigned", "unsigned", NULL, 0, false);
+	ima_add(b, "ima-ng", "/var/log/open-writers", "", NULL, 0, true);
+	ima_add(b, "ima-buf", "kexec-cmdline", "cmdline", (const uint8_t *)"root=/dev/vda", 13, false);
+	ima_add_old(b, "/sbin/init", "init");
+}
+
+static void test_ima_binary_and_ascii(void)
+{
+	struct imabuf *b = xmalloc(sizeof(*b));
+	synthetic_ima(b);
+	struct attest_ima_list lb, la;
+	if (ima_parse(b->bin, b->nbin, "bin", &lb) < 0) {
+		free(b);
+		return;
+	}
+	if (ima_parse(b->ascii, b->nascii, "ascii", &la) < 0) {
+		attest_ima_free(&lb);
+		free(b);
+		return;
+	}
+	CHECK(!lb.ascii && la.ascii);
+	CHECK_INT(lb.nentries, 7);
+	CHECK_INT(la.nentries, 7);
+	for (size_t i = 0; i < 7 && i < la.nentries && i < lb.nentries; i++) {
+		const struct attest_ima_entry *x = &lb.entries[i], *y = &la.entries[i];
+		CHECK_INT(x->violation, i == 4);
+		CHECK_INT(y->violation, i == 4);
+		CHECK_INT(x->template_data_len, y->template_data_len);
+		CHECK(memcmp(x->template_data, y->template_data, x->template_data_len) == 0);
+		CHECK(x->path_len == y->path_len && memcmp(x->path, y->path, x->path_len) == 0);
+		CHECK(x->file_digest_len == y->file_digest_len &&
+		      memcmp(x->file_digest, y->file_digest, x->file_digest_len) == 0);
+		CHECK_INT(x->file_alg, i == 6 ? TPM_ALG_SHA1 : TPM_ALG_SHA256);
+		CHECK_INT(y->line, i + 1);
+	}
+	CHECK(la.entries[2].path_len == 29 &&
+	      memcmp(la.entries[2].path, "/usr/lib/with space/libc.so.6", 29) == 0);
+	struct attest_pcrs pb = { 0 }, pa = { 0 };
+	CHECK_INT(attest_ima_replay(&lb, &pb), -1);
+	CHECK_INT(attest_ima_replay(&la, &pa), -1);
+	struct attest_pcr_bank *b1 = attest_pcrs_bank(&pb, TPM_ALG_SHA1),
+			       *b2 = attest_pcrs_bank(&pb, TPM_ALG_SHA256),
+			       *a1 = attest_pcrs_bank(&pa, TPM_ALG_SHA1),
+			       *a2 = attest_pcrs_bank(&pa, TPM_ALG_SHA256);
+	CHECK(b1 && b2 && a1 && a2);
+	if (b1 && b2 && a1 && a2) {
+		CHECK_INT(b1->set, 1u << 10);
+		CHECK(memcmp(b1->pcr[10], b->pcr1, 20) == 0);
+		CHECK(memcmp(a1->pcr[10], b->pcr1, 20) == 0);
+		CHECK(memcmp(b2->pcr[10], b->pcr256, 32) == 0);
+		CHECK(memcmp(a2->pcr[10], b->pcr256, 32) == 0);
+	}
+
+	/* JSON output parses and names the violation. */
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f = open_memstream(&out, &outlen);
+	CHECK_INT(attest_ima_print(f, &la, true, &pa, ATTEST_FMT_JSON), 0);
+	fclose(f);
+	json_t *j = json_loads(out, 0, NULL);
+	CHECK(j != NULL);
+	json_t *e4 = json_array_get(json_object_get(j, "entries"), 4);
+	CHECK(json_is_true(json_object_get(e4, "violation")));
+	CHECK_INT(json_integer_value(json_object_get(e4, "line")), 5);
+	CHECK(json_object_get(json_object_get(json_object_get(j, "pcrs"), "sha256"), "10") != NULL);
+	json_decref(j);
+	free(out);
+	attest_ima_free(&lb);
+	attest_ima_free(&la);
+	free(b);
+}
+
+static void test_ima_violation_and_tamper(void)
+{
+	struct imabuf *b = xmalloc(sizeof(*b));
+	memset(b, 0, sizeof(*b));
+	ima_add(b, "ima-ng", "/a", "a", NULL, 0, true);
+	struct attest_ima_list l;
+	if (ima_parse(b->bin, b->nbin, "viol", &l) == 0) {
+		struct attest_pcrs p = { 0 };
+		attest_pcrs_add_bank(&p, TPM_ALG_SHA384);
+		CHECK_INT(attest_ima_replay(&l, &p), -1);
+		CHECK_INT(p.nbanks, 1);
+		uint8_t want[48] = { 0 }, ones[48];
+		memset(ones, 0xff, 48);
+		attest_extend(TPM_ALG_SHA384, want, ones);
+		CHECK(memcmp(p.bank[0].pcr[10], want, 48) == 0);
+		attest_ima_free(&l);
+	}
+
+	/* A template hash that does not match its data is named by index,
+	 * in both forms. */
+	synthetic_ima(b);
+	struct attest_ima_list lb;
+	if (ima_parse(b->bin, b->nbin, "bin", &lb) == 0) {
+		size_t off = lb.entries[3].offset + 4;
+		attest_ima_free(&lb);
+		b->bin[off] ^= 1;
+		if (ima_parse(b->bin, b->nbin, "bin", &lb) == 0) {
+			struct attest_pcrs p = { 0 };
+			CHECK_INT(attest_ima_replay(&lb, &p), 3);
+			attest_ima_free(&lb);
+		}
+	}
+	char *line3 = b->ascii;
+	for (int i = 0; i < 3; i++)
+		line3 = strchr(line3, '\n') + 1;
+	line3[3] = line3[3] == '0' ? '1' : '0';
+	if (ima_parse(b->ascii, b->nascii, "ascii", &lb) == 0) {
+		struct attest_pcrs p = { 0 };
+		CHECK_INT(attest_ima_replay(&lb, &p), 3);
+		CHECK_INT(lb.entries[3].line, 4);
+		attest_ima_free(&lb);
+	}
+	free(b);
+}
+
+static void ima_expect_error(const void *buf, size_t n, const char *needle)
+{
+	struct attest_ima_list l;
+	struct moat_error err = { 0 };
+	if (attest_ima_parse(buf, n, "bad", &l, &err) == 0) {
+		unit_fail("parsed a list that should fail (%s)", needle);
+		attest_ima_free(&l);
+		return;
+	}
+	if (!strstr(err.msg, needle))
+		unit_fail("error \"%s\" lacks \"%s\"", err.msg, needle);
+}
+
+static void test_ima_bad_input(void)
+{
+	struct imabuf *b = xmalloc(sizeof(*b));
+	synthetic_ima(b);
+	ima_expect_error(b->bin, 0, "empty");
+	/* Cut anywhere but between entries: an error naming an offset. */
+	struct attest_ima_list l;
+	size_t bounds[8] = { 0 };
+	size_t nb = 0;
+	if (ima_parse(b->bin, b->nbin, "bin", &l) == 0) {
+		for (size_t i = 0; i < l.nentries; i++)
+			bounds[nb++] = l.entries[i].offset;
+		attest_ima_free(&l);
+	}
+	for (size_t n = 1; n < b->nbin; n++) {
+		bool boundary = false;
+		for (size_t i = 0; i < nb; i++)
+			boundary |= bounds[i] == n;
+		struct moat_error err = { 0 };
+		int r = attest_ima_parse(b->bin, n, "cut", &l, &err);
+		if (r == 0)
+			attest_ima_free(&l);
+		if (boundary)
+			CHECK_INT(r, 0);
+		else if (r == 0)
+			unit_fail("binary list cut at %zu parsed", n);
+		else if (!strstr(err.msg, "cut: offset "))
+			unit_fail("cut at %zu: \"%s\"", n, err.msg);
+	}
+	/* Absurd template data length, bad name length, PCR out of range. */
+	uint8_t e[64] = { 0 };
+	le(e, 10);
+	le(e + 24, 6);
+	memcpy(e + 28, "ima-ng", 6);
+	le(e + 34, 0xffffffff);
+	ima_expect_error(e, 38, "offset 34: entry 0: template data of 4294967295 bytes exceeds");
+	le(e + 34, 1000);
+	ima_expect_error(e, 38, "runs past the end of the list (38 bytes)");
+	le(e + 24, 100000);
+	ima_expect_error(e, 38, "template name length 100000");
+	le(e, 99);
+	ima_expect_error(e, 38, "PCR 99 out of range");
+
+	/* ASCII: errors name the line. */
+	static const char bad_hash[] = "10 6309e2c83b7814367bb3912a55e5473454623535 ima-ng sha256:00 /a\n"
+				       "10 zz ima-ng sha256:00 /b\n";
+	ima_expect_error(bad_hash, sizeof(bad_hash) - 1, "bad:2: expected a 40-hex-digit template hash");
+	static const char bad_tmpl[] = "10 6309e2c83b7814367bb3912a55e5473454623535 d-ng|n-ng sha256:00 /a\n";
+	ima_expect_error(bad_tmpl, sizeof(bad_tmpl) - 1, "bad:1: template \"d-ng|n-ng\" cannot be rebuilt");
+	static const char no_alg[] = "10 6309e2c83b7814367bb3912a55e5473454623535 ima-ng 00 /a\n";
+	ima_expect_error(no_alg, sizeof(no_alg) - 1, "bad:1: file digest \"00\" lacks its algorithm");
+	static const char pcr[] = "99 6309e2c83b7814367bb3912a55e5473454623535 ima-ng sha256:00 /a\n";
+	ima_expect_error(pcr, sizeof(pcr) - 1, "bad:1: PCR 99 out of range");
+	static const char blank[] = "10 6309e2c83b7814367bb3912a55e5473454623535 ima-ng sha256:00 /a\n\n"
+				    "10 6309e2c83b7814367bb3912a55e5473454623535 ima-ng sha256:00 /a\n";
+	ima_expect_error(blank, sizeof(blank) - 1, "bad:2: expected a PCR number");
+	static const char long_old[] = "10 6309e2c83b7814367bb3912a55e5473454623535 ima "
+				       "6309e2c83b7814367bb3912a55e5473454623535 /";
+	char *lo = xasprintf("%s%0300d\n", long_old, 0);
+	ima_expect_error(lo, strlen(lo), "exceeds the ima template's 255");
+	free(lo);
+	/* A long line is refused before it is scanned field by field. */
+	size_t big = 2 * ATTEST_MAX_IMA_TEMPLATE + 8192;
+	char *huge = xmalloc(big);
+	memset(huge, 'a', big);
+	memcpy(huge, "10 ", 3);
+	ima_expect_error(huge, big, "bad:1: line longer than");
+	free(huge);
+	free(b);
+}
+
+/* The hot path of `moat attest verify`: a 20,000-entry list. */
+static void test_ima_replay_20000(void)
+{
+	const size_t n = 20000;
+	size_t cap = n * 120;
+	uint8_t *buf = xmalloc(cap);
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t data[128];
+		char path[64];
+		size_t dn = 0;
+		int pl = snprintf(path, sizeof(path), "/usr/lib/file%06zu", i);
+		dn += le(data, 40);
+		memcpy(data + 4, "sha256:", 8);
+		memset(data + 12, (int)(i & 0xff), 32);
+		dn += 40;
+		dn += le(data + dn, (uint32_t)pl + 1);
+		memcpy(data + dn, path, (size_t)pl + 1);
+		dn += (size_t)pl + 1;
+		len += le(buf + len, 10);
+		SHA1(data, dn, buf + len);
+		len += 20;
+		len += le(buf + len, 6);
+		memcpy(buf + len, "ima-ng", 6);
+		len += 6;
+		len += le(buf + len, (uint32_t)dn);
+		memcpy(buf + len, data, dn);
+		len += dn;
+	}
+	struct attest_ima_list l;
+	if (ima_parse(buf, len, "big", &l) == 0) {
+		CHECK_INT(l.nentries, n);
+		struct attest_pcrs p = { 0 };
+		CHECK_INT(attest_ima_replay(&l, &p), -1);
+		attest_ima_free(&l);
+	}
+	free(buf);
+}
+
 int main(void)
 {
 	TEST(test_conformance_eventlogs);
@@ -889,5 +1369,10 @@ int main(void)
 	TEST(test_digest_mismatch);
 	TEST(test_truncated_everywhere);
 	TEST(test_bad_input);
+	TEST(test_conformance_ima);
+	TEST(test_ima_binary_and_ascii);
+	TEST(test_ima_violation_and_tamper);
+	TEST(test_ima_bad_input);
+	TEST(test_ima_replay_20000);
 	return unit_done();
 }
