@@ -1049,7 +1049,8 @@ static void ima_add(struct imabuf *b, const char *tmpl, const char *path, const 
 	bool has_tail = strcmp(tmpl, "ima-ng") != 0;
 	if (has_tail) {
 		n += le(data + n, (uint32_t)ntail);
-		memcpy(data + n, tail, ntail);
+		if (ntail)
+			memcpy(data + n, tail, ntail);
 		n += ntail;
 	}
 	uint8_t th[20];
