@@ -108,6 +108,20 @@ void sbuf_reset(struct sbuf *b);
 char *sbuf_steal(struct sbuf *b);
 void sbuf_release(struct sbuf *b);
 
+/* ---- encodings ---------------------------------------------------------- */
+
+/* n bytes -> 2n lowercase hex digits and a NUL in out. */
+void hex_encode(const void *in, size_t n, char *out);
+/* Hex text of len chars (either case) -> len/2 bytes in out; -1 if len is
+ * odd or a character is not a hex digit. */
+int hex_decode(const char *s, size_t len, uint8_t *out);
+/* Standard base64 with padding; returns a NUL-terminated string, caller frees. */
+char *base64_encode(const void *in, size_t n);
+/* Strict base64 (RFC 4648 alphabet, padding required, nothing else): bytes
+ * in *out (caller frees, NUL-terminated for convenience).  -1 with the
+ * offset of the first bad character in *bad (or len for bad padding). */
+int base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, size_t *bad);
+
 /* "YYYY-MM-DD" -> days since the epoch (UTC); -1 if not a real date. */
 long date_parse_days(const char *s);
 long today_days(void);

@@ -451,3 +451,121 @@ int moat_usage_error(const char *cmd, const char *fmt, ...)
 	fprintf(stderr, "\nRun 'moat %s --help' for usage.\n", cmd);
 	return MOAT_EXIT_INPUT;
 }
+
+/* ---- encodings ------------------------------------------------------------ */
+
+void hex_encode(const void *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *b = in;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int hex_decode(const char *s, size_t len, uint8_t *out)
+{
+	if (len % 2)
+		return -1;
+	for (size_t i = 0; i < len; i += 2) {
+		int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *base64_encode(const void *in, size_t n)
+{
+	const uint8_t *b = in;
+	char *out = xmalloc((n + 2) / 3 * 4 + 1), *p = out;
+	size_t i = 0;
+	for (; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
+		*p++ = b64_alphabet[v >> 18];
+		*p++ = b64_alphabet[(v >> 12) & 63];
+		*p++ = b64_alphabet[(v >> 6) & 63];
+		*p++ = b64_alphabet[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)b[i] << 16 | (i + 1 < n ? (uint32_t)b[i + 1] << 8 : 0);
+		*p++ = b64_alphabet[v >> 18];
+		*p++ = b64_alphabet[(v >> 12) & 63];
+		*p++ = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
+		*p++ = '=';
+	}
+	*p = '\0';
+	return out;
+}
+
+int base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, size_t *bad)
+{
+	/* A table rather than a chain of comparisons: evidence carries
+	 * megabytes of base64 (an IMA list) on every verification's path. */
+	int8_t t[256];
+	memset(t, -1, sizeof(t));
+	for (int i = 0; i < 64; i++)
+		t[(uint8_t)b64_alphabet[i]] = (int8_t)i;
+	*out = NULL;
+	*out_len = 0;
+	if (len % 4) {
+		*bad = len;
+		return -1;
+	}
+	size_t pad = 0;
+	if (len && s[len - 1] == '=')
+		pad = len > 1 && s[len - 2] == '=' ? 2 : 1;
+	uint8_t *o = xmalloc(len / 4 * 3 + 1), *p = o;
+	size_t full = pad ? len - 4 : len;
+	for (size_t i = 0; i < full; i += 4) {
+		int a = t[(uint8_t)s[i]], b = t[(uint8_t)s[i + 1]], c = t[(uint8_t)s[i + 2]],
+		    d = t[(uint8_t)s[i + 3]];
+		if ((a | b | c | d) < 0) {
+			size_t k = i;
+			while (t[(uint8_t)s[k]] >= 0)
+				k++;
+			*bad = k;
+			free(o);
+			return -1;
+		}
+		uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+		*p++ = (uint8_t)(v >> 16);
+		*p++ = (uint8_t)(v >> 8);
+		*p++ = (uint8_t)v;
+	}
+	if (pad) {
+		size_t i = len - 4;
+		int a = t[(uint8_t)s[i]], b = t[(uint8_t)s[i + 1]];
+		int c = pad == 2 ? 0 : t[(uint8_t)s[i + 2]];
+		if (a < 0 || b < 0 || c < 0) {
+			*bad = a < 0 ? i : b < 0 ? i + 1 : i + 2;
+			free(o);
+			return -1;
+		}
+		uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6;
+		*p++ = (uint8_t)(v >> 16);
+		if (pad == 1)
+			*p++ = (uint8_t)(v >> 8);
+	}
+	*p = '\0';
+	*out_len = (size_t)(p - o);
+	*out = o;
+	return 0;
+}
