@@ -295,6 +295,16 @@ const char *ynode_type_name(const struct ynode *n);
 
 /* ---- JSON ----------------------------------------------------------------- */
 
+/*
+ * Parses JSON text into a positioned tree (strings are YSTYLE_QUOTED
+ * scalars; numbers, true, false and null plain ones).  Strict: duplicate
+ * keys, NUL bytes, bad escapes and trailing text are errors
+ * ("name:line:col: what").  Works in place: buf is modified and the tree
+ * points into it and into arena, both of which must outlive it.
+ */
+int json_parse_tree(char *buf, size_t len, const char *name, struct arena *arena,
+		    struct ynode **root, struct moat_error *err);
+
 struct json_t;
 /* Writes with sorted keys off and two-space indent; -1 on I/O error. */
 int json_write(FILE *out, struct json_t *v, bool pretty);
