@@ -13,7 +13,7 @@
 #define MAX_QUOTE 4096     /* TPMS_ATTEST: a few hundred bytes in practice */
 #define MAX_SIGNATURE 1024 /* RSA-4096 and its header fit */
 #define MAX_PEM (16u << 10)
-#define MAX_NAME 2 + ATTEST_MAX_DIGEST
+#define MAX_NAME (2 + ATTEST_MAX_DIGEST)
 
 struct ev_parse {
 	const char *name;
@@ -257,19 +257,21 @@ void attest_evidence_free(struct attest_evidence *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
-/* A JSON string of printable ASCII and newlines (a PEM block, a version). */
+/* A JSON string: bytes pass through as they came (the reader keeps bytes,
+ * so a round trip is exact), control characters are escaped. */
 static void put_json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; *s; s++) {
-		if (*s == '\n')
+		unsigned char c = (unsigned char)*s;
+		if (c == '\n')
 			fputs("\\n", out);
-		else if (*s == '"' || *s == '\\')
-			fprintf(out, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			fprintf(out, "\\u%04x", (unsigned char)*s);
+		else if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\u%04x", c);
 		else
-			fputc(*s, out);
+			fputc(c, out);
 	}
 	fputc('"', out);
 }
