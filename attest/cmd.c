@@ -261,12 +261,16 @@ static int run_helper(const char *sub, char **argv, char **out, size_t *out_len)
 	return MOAT_EXIT_SYSTEM;
 }
 
-/* Writes via a temporary file and rename, so a failure leaves no half file. */
+/* Writes via a temporary file and rename, so a failure leaves no half file.
+ * fn returns -1 for an I/O error, -2 for one it reports itself (nothing is
+ * printed here, and the caller says what went wrong). */
 static int write_atomically(const char *sub, const char *path,
 			    int (*fn)(FILE *out, void *ctx), void *ctx)
 {
-	if (!path || strcmp(path, "-") == 0)
-		return fn(stdout, ctx) < 0 ? MOAT_EXIT_SYSTEM : 0;
+	if (!path || strcmp(path, "-") == 0) {
+		int r = fn(stdout, ctx);
+		return r == -2 ? MOAT_EXIT_INPUT : r < 0 ? MOAT_EXIT_SYSTEM : 0;
+	}
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
@@ -284,6 +288,10 @@ static int write_atomically(const char *sub, const char *path,
 		r = -1;
 	if (fclose(f) == EOF)
 		r = -1;
+	if (r == -2) {
+		unlink(tmp);
+		return MOAT_EXIT_INPUT;
+	}
 	if (r < 0 || rename(tmp, path) < 0) {
 		fprintf(stderr, "moat attest %s: writing %s: %s\n", sub, path, strerror(errno));
 		unlink(tmp);
@@ -655,7 +663,7 @@ static int write_refs(FILE *out, void *ctx)
 	struct refs_job *j = ctx;
 	if (attest_refs_generate(out, j->ev, j->n, &j->err) < 0) {
 		j->failed = true;
-		return -1;
+		return moat_error_exit_code(&j->err) == MOAT_EXIT_SYSTEM ? -1 : -2;
 	}
 	return 0;
 }

@@ -262,7 +262,7 @@ PY
 	verify bad.json --ak "$F/ak.pem" --nonce $N2
 	assert_failure 2
 	stderr_as_output
-	assert_output "moat attest verify: bad.json:2:15: timestamp: expected a string, found a scalar"
+	assert_output "moat attest verify: bad.json:2:15: timestamp: expected a string, found an integer"
 	printf 'ima:\n  allow:\n    /bin/sh: ["sha256:12"]\n' >refs.yaml
 	verify "$F/ev2.json" --ak "$F/ak.pem" --nonce $N2 --refs refs.yaml
 	assert_failure 2
