@@ -106,6 +106,29 @@ static char *put_utf8(char *o, uint32_t cp)
 	return o;
 }
 
+/*
+ * The first byte at or after p that ends a plain run: a quote, a backslash
+ * or a control character.  Eight bytes at a time (the SWAR tests of "Bit
+ * Twiddling Hacks"): evidence holds megabytes of base64 in one string.
+ */
+static char *skip_plain(char *p, const char *end)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	while (end - p >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		uint64_t quote = v ^ (ones * '"'), bslash = v ^ (ones * '\\');
+		uint64_t stop = ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) |
+				((v - ones * 0x20) & ~v);
+		if (stop & highs)
+			break;
+		p += 8;
+	}
+	while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+		p++;
+	return p;
+}
+
 /* j->p at the opening quote; unescapes in place. */
 static struct ynode *parse_string(struct jp *j)
 {
@@ -118,9 +141,7 @@ static struct ynode *parse_string(struct jp *j)
 	/* The common case, a run with no escapes, is scanned with memchr-like
 	 * speed: nothing is moved until the first backslash. */
 	for (;;) {
-		char *q = in;
-		while (q < j->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
-			q++;
+		char *q = skip_plain(in, j->end);
 		if (out != in)
 			memmove(out, in, (size_t)(q - in));
 		out += q - in;
