@@ -594,19 +594,32 @@ static int parse_list_opts(const char *sub, const char *usage, bool yaml_ok, int
 	return 0;
 }
 
+/* The options of eventlog and ima, and their one input read whole.
+ * Returns -1 after --help, an exit code on error, 0 with *buf set. */
+static int list_input(const char *sub, const char *usage, bool yaml_ok, int argc, char **argv,
+		      bool *replay, enum attest_format *fmt, char **buf, size_t *len)
+{
+	int rc = parse_list_opts(sub, usage, yaml_ok, argc, argv, replay, fmt);
+	if (rc)
+		return rc;
+	struct moat_error err;
+	if (read_file(argv[optind], MOAT_MAX_INPUT, buf, len, &err) < 0)
+		return fail(sub + strlen("attest "), &err);
+	return 0;
+}
+
 static int cmd_eventlog(int argc, char **argv)
 {
 	bool replay = false;
 	enum attest_format fmt = ATTEST_FMT_TEXT;
-	int rc = parse_list_opts("attest eventlog", eventlog_usage, true, argc, argv, &replay, &fmt);
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int rc = list_input("attest eventlog", eventlog_usage, true, argc, argv, &replay, &fmt,
+			    &buf, &len);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	struct moat_error err;
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
 	const char *path = argv[optind];
-	if (read_file(path, MOAT_MAX_INPUT, &buf, &len, &err) < 0)
-		return fail("eventlog", &err);
 	struct attest_eventlog log;
 	if (attest_eventlog_parse((uint8_t *)buf, len, path, &log, &err) < 0)
 		return fail("eventlog", &err);
@@ -619,15 +632,13 @@ static int cmd_ima(int argc, char **argv)
 {
 	bool replay = false;
 	enum attest_format fmt = ATTEST_FMT_TEXT;
-	int rc = parse_list_opts("attest ima", ima_usage, false, argc, argv, &replay, &fmt);
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int rc = list_input("attest ima", ima_usage, false, argc, argv, &replay, &fmt, &buf, &len);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	struct moat_error err;
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
 	const char *path = argv[optind];
-	if (read_file(path, MOAT_MAX_INPUT, &buf, &len, &err) < 0)
-		return fail("ima", &err);
 	struct attest_ima_list list;
 	if (attest_ima_parse((uint8_t *)buf, len, path, &list, &err) < 0)
 		return fail("ima", &err);

@@ -559,17 +559,13 @@ int base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, siz
 	if (len && s[len - 1] == '=')
 		pad = len > 1 && s[len - 2] == '=' ? 2 : 1;
 	uint8_t *o = xmalloc(len / 4 * 3 + 1), *p = o;
-	size_t full = pad ? len - 4 : len;
+	size_t full = pad ? len - 4 : len, at;
 	for (size_t i = 0; i < full; i += 4) {
 		uint32_t v = bt->t[0][u[i]] | bt->t[1][u[i + 1]] | bt->t[2][u[i + 2]] |
 			     bt->t[3][u[i + 3]];
 		if (v >> 24) {
-			size_t k = i;
-			while (bt->t[0][u[k]] >> 24 == 0)
-				k++;
-			*bad = k;
-			free(o);
-			return -1;
+			at = i;
+			goto refuse;
 		}
 		p[0] = (uint8_t)(v >> 16);
 		p[1] = (uint8_t)(v >> 8);
@@ -581,12 +577,8 @@ int base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, siz
 		uint32_t v = bt->t[0][u[i]] | bt->t[1][u[i + 1]] |
 			     (pad == 2 ? 0 : bt->t[2][u[i + 2]]);
 		if (v >> 24) {
-			size_t k = i;
-			while (bt->t[0][u[k]] >> 24 == 0)
-				k++;
-			*bad = k;
-			free(o);
-			return -1;
+			at = i;
+			goto refuse;
 		}
 		*p++ = (uint8_t)(v >> 16);
 		if (pad == 1)
@@ -596,4 +588,11 @@ int base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, siz
 	*out_len = (size_t)(p - o);
 	*out = o;
 	return 0;
+refuse:
+	/* The quad holds a bad character (or misplaced '='): name it. */
+	while (bt->t[0][u[at]] >> 24 == 0)
+		at++;
+	*bad = at;
+	free(o);
+	return -1;
 }
