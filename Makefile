@@ -63,7 +63,7 @@ HDRS := $(foreach c,$(COMPONENTS),$(wildcard $(c)/*.h))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PERF_BINS := $(BUILD)/perf/yaml_events $(BUILD)/perf/getpid_loop $(BUILD)/perf/xdp_rules \
-	$(BUILD)/perf/verity_tree $(BUILD)/perf/attest_verify
+	$(BUILD)/perf/verity_tree
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 

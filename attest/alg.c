@@ -2,6 +2,7 @@
 /* TPM hash algorithms, extend, and PCR banks. */
 #include "attest.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -104,4 +105,103 @@ struct attest_pcr_bank *attest_pcrs_add_bank(struct attest_pcrs *p, uint16_t alg
 	b->alg = alg;
 	b->size = attest_alg_size(alg);
 	return b;
+}
+
+/* One PCR list, "0-9,10" or "all", into a mask; token is the bank's whole
+ * "alg:list" text, for messages. */
+static int pcr_list_parse(const char *s, size_t len, uint32_t *mask, const char *tok,
+			  int toklen, struct moat_error *err)
+{
+	*mask = 0;
+	if (len == 3 && strncmp(s, "all", 3) == 0) {
+		*mask = (1u << ATTEST_NUM_PCRS) - 1;
+		return 0;
+	}
+	if (!len)
+		return moat_error_set(err, EINVAL, "\"%.*s\": no PCRs", toklen, tok);
+	const char *p = s, *end = s + len;
+	while (p <= end) {
+		const char *item = p;
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *item_end = comma ? comma : end;
+		int ilen = (int)(item_end - item);
+		unsigned long lo, hi;
+		const char *q = item;
+		/* Digits only: strtoul would take signs and spaces. */
+		if (q == item_end || *q < '0' || *q > '9')
+			goto bad;
+		for (lo = 0; q < item_end && *q >= '0' && *q <= '9' && lo < 1000; q++)
+			lo = lo * 10 + (unsigned long)(*q - '0');
+		hi = lo;
+		if (q < item_end && *q == '-') {
+			q++;
+			if (q == item_end || *q < '0' || *q > '9')
+				goto bad;
+			for (hi = 0; q < item_end && *q >= '0' && *q <= '9' && hi < 1000; q++)
+				hi = hi * 10 + (unsigned long)(*q - '0');
+		}
+		if (q != item_end)
+			goto bad;
+		if (lo >= ATTEST_NUM_PCRS || hi >= ATTEST_NUM_PCRS)
+			return moat_error_set(err, EINVAL,
+					      "\"%.*s\": PCR %lu is out of range (0-%d)", ilen,
+					      item, lo >= ATTEST_NUM_PCRS ? lo : hi,
+					      ATTEST_NUM_PCRS - 1);
+		if (lo > hi)
+			return moat_error_set(err, EINVAL, "\"%.*s\": the range runs backwards",
+					      ilen, item);
+		for (unsigned long i = lo; i <= hi; i++)
+			*mask |= 1u << i;
+		if (!comma)
+			break;
+		p = comma + 1;
+		continue;
+bad:
+		return moat_error_set(err, EINVAL, "\"%.*s\": not a PCR, a range or \"all\"", ilen,
+				      item);
+	}
+	return 0;
+}
+
+int attest_pcr_spec_parse(const char *spec, struct attest_pcr_select *sel, uint32_t *nsel,
+			  struct moat_error *err)
+{
+	uint32_t n = 0;
+	const char *p = spec;
+	size_t total = strlen(spec);
+	if (!total || total > 1024)
+		return moat_error_set(err, EINVAL, "PCR selection: %s",
+				      total ? "too long" : "empty");
+	for (;;) {
+		const char *plus = strchr(p, '+');
+		const char *end = plus ? plus : p + strlen(p);
+		int toklen = (int)(end - p);
+		const char *colon = memchr(p, ':', (size_t)toklen);
+		if (!colon)
+			return moat_error_set(err, EINVAL,
+					      "\"%.*s\": expected <bank>:<pcrs>, as sha256:0-7",
+					      toklen, p);
+		uint16_t alg = attest_alg_from_name(p, (size_t)(colon - p));
+		if (!alg)
+			return moat_error_set(err, EINVAL, "\"%.*s\": unknown bank \"%.*s\"",
+					      toklen, p, (int)(colon - p), p);
+		for (uint32_t i = 0; i < n; i++)
+			if (sel[i].alg == alg)
+				return moat_error_set(err, EINVAL,
+						      "\"%.*s\": bank %s selected twice", toklen,
+						      p, attest_alg_name(alg));
+		if (n >= ATTEST_MAX_BANKS)
+			return moat_error_set(err, EINVAL, "\"%.*s\": more than %d banks", toklen,
+					      p, ATTEST_MAX_BANKS);
+		sel[n].alg = alg;
+		if (pcr_list_parse(colon + 1, (size_t)(end - colon - 1), &sel[n].mask, p, toklen,
+				   err) < 0)
+			return -1;
+		n++;
+		if (!plus)
+			break;
+		p = plus + 1;
+	}
+	*nsel = n;
+	return 0;
 }

@@ -356,6 +356,10 @@ struct attest_evidence {
 int attest_evidence_load(const char *path, struct attest_evidence *ev, struct moat_error *err);
 int attest_evidence_parse(const char *json, size_t len, const char *name,
 			  struct attest_evidence *ev, struct moat_error *err);
+/* moat-tpm's output: the same, without moat_version and timestamp; parses
+ * json in place. */
+int attest_evidence_parse_quote(char *json, size_t len, const char *name,
+				struct attest_evidence *ev, struct moat_error *err);
 int attest_evidence_write(FILE *out, const struct attest_evidence *ev);
 void attest_evidence_free(struct attest_evidence *ev);
 

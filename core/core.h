@@ -108,6 +108,20 @@ void sbuf_reset(struct sbuf *b);
 char *sbuf_steal(struct sbuf *b);
 void sbuf_release(struct sbuf *b);
 
+/* ---- encodings ---------------------------------------------------------- */
+
+/* n bytes -> 2n lowercase hex digits and a NUL in out. */
+void hex_encode(const void *in, size_t n, char *out);
+/* Hex text of len chars (either case) -> len/2 bytes in out; -1 if len is
+ * odd or a character is not a hex digit. */
+int hex_decode(const char *s, size_t len, uint8_t *out);
+/* Standard base64 with padding; returns a NUL-terminated string, caller frees. */
+char *base64_encode(const void *in, size_t n);
+/* Strict base64 (RFC 4648 alphabet, padding required, nothing else): bytes
+ * in *out (caller frees, NUL-terminated for convenience).  -1 with the
+ * offset of the first bad character in *bad (or len for bad padding). */
+int base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, size_t *bad);
+
 /* "YYYY-MM-DD" -> days since the epoch (UTC); -1 if not a real date. */
 long date_parse_days(const char *s);
 long today_days(void);
@@ -280,6 +294,16 @@ int ynode_int(const struct ynode *n, long long *v);
 const char *ynode_type_name(const struct ynode *n);
 
 /* ---- JSON ----------------------------------------------------------------- */
+
+/*
+ * Parses JSON text into a positioned tree (strings are YSTYLE_QUOTED
+ * scalars; numbers, true, false and null plain ones).  Strict: duplicate
+ * keys, NUL bytes, bad escapes and trailing text are errors
+ * ("name:line:col: what").  Works in place: buf is modified and the tree
+ * points into it and into arena, both of which must outlive it.
+ */
+int json_parse_tree(char *buf, size_t len, const char *name, struct arena *arena,
+		    struct ynode **root, struct moat_error *err);
 
 struct json_t;
 /* Writes with sorted keys off and two-space indent; -1 on I/O error. */

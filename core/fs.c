@@ -27,6 +27,21 @@ static int read_fd_sbuf(int fd, const char *name, size_t max, struct sbuf *b,
 	size_t want = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
 	b->s = grow_array(b->s, &b->cap, want, 1);
 	for (;;) {
+		if (b->len + 1 >= b->cap && S_ISREG(st.st_mode)) {
+			/* Most likely at EOF, as fstat said: a one-byte probe
+			 * rather than doubling a buffer of megabytes to learn it. */
+			char probe;
+			ssize_t r = read(fd, &probe, 1);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return moat_error_sys(err, errno, "%s: read", name);
+			if (r == 0)
+				break;
+			b->s = grow_array(b->s, &b->cap, b->cap * 2, 1);
+			b->s[b->len++] = probe;
+			continue;
+		}
 		if (b->len + 1 >= b->cap) {
 			if (b->cap > max + 1)
 				return moat_error_set(err, EFBIG,

@@ -2,6 +2,7 @@
 /* The moat dispatcher: `moat <command> ...` hands off to a component's cmd.c. */
 #include "core.h"
 
+#include "../attest/attest.h"
 #include "../bench/bench.h"
 #include "../enforcer/enforcer.h"
 #include "../policy/policy.h"
@@ -18,6 +19,8 @@ static const struct moat_command commands[] = {
 	{ "caps", "show a process's capabilities, no_new_privs and seccomp mode", caps_cmd },
 	{ "pod", "run Kubernetes pods as share-nothing QEMU guests", pod_cmd },
 	{ "image", "import OCI and Docker images as read-only pod disks", image_cmd },
+	{ "attest", "TPM 2.0 attestation: enroll, quote, verify against reference values",
+	  attest_cmd },
 	{ "net", "port groups: pod networks that reach nothing else, NetworkPolicy", net_cmd },
 };
 

@@ -3,6 +3,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -450,4 +451,148 @@ int moat_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nRun 'moat %s --help' for usage.\n", cmd);
 	return MOAT_EXIT_INPUT;
+}
+
+/* ---- encodings ------------------------------------------------------------ */
+
+void hex_encode(const void *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *b = in;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int hex_decode(const char *s, size_t len, uint8_t *out)
+{
+	if (len % 2)
+		return -1;
+	for (size_t i = 0; i < len; i += 2) {
+		int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *base64_encode(const void *in, size_t n)
+{
+	const uint8_t *b = in;
+	char *out = xmalloc((n + 2) / 3 * 4 + 1), *p = out;
+	size_t i = 0;
+	for (; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
+		*p++ = b64_alphabet[v >> 18];
+		*p++ = b64_alphabet[(v >> 12) & 63];
+		*p++ = b64_alphabet[(v >> 6) & 63];
+		*p++ = b64_alphabet[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)b[i] << 16 | (i + 1 < n ? (uint32_t)b[i + 1] << 8 : 0);
+		*p++ = b64_alphabet[v >> 18];
+		*p++ = b64_alphabet[(v >> 12) & 63];
+		*p++ = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
+		*p++ = '=';
+	}
+	*p = '\0';
+	return out;
+}
+
+/*
+ * Four tables, one per position in a quad, give each character's bits
+ * already shifted into place, with bit 24 set for a character that is not
+ * base64: a quad decodes with four loads and an OR, and one test catches
+ * any bad character in it.  Evidence carries megabytes of base64.
+ */
+struct b64_tables {
+	uint32_t t[4][256];
+};
+
+static struct b64_tables b64_tables;
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static void b64_tables_init(void)
+{
+	struct b64_tables *bt = &b64_tables;
+	for (int q = 0; q < 4; q++)
+		for (int c = 0; c < 256; c++)
+			bt->t[q][c] = 1u << 24;
+	for (uint32_t i = 0; i < 64; i++) {
+		uint8_t c = (uint8_t)b64_alphabet[i];
+		bt->t[0][c] = i << 18;
+		bt->t[1][c] = i << 12;
+		bt->t[2][c] = i << 6;
+		bt->t[3][c] = i;
+	}
+}
+
+int base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, size_t *bad)
+{
+	pthread_once(&b64_once, b64_tables_init);
+	const struct b64_tables *bt = &b64_tables;
+	const uint8_t *u = (const uint8_t *)s;
+	*out = NULL;
+	*out_len = 0;
+	if (len % 4) {
+		*bad = len;
+		return -1;
+	}
+	size_t pad = 0;
+	if (len && s[len - 1] == '=')
+		pad = len > 1 && s[len - 2] == '=' ? 2 : 1;
+	uint8_t *o = xmalloc(len / 4 * 3 + 1), *p = o;
+	size_t full = pad ? len - 4 : len, at;
+	for (size_t i = 0; i < full; i += 4) {
+		uint32_t v = bt->t[0][u[i]] | bt->t[1][u[i + 1]] | bt->t[2][u[i + 2]] |
+			     bt->t[3][u[i + 3]];
+		if (v >> 24) {
+			at = i;
+			goto refuse;
+		}
+		p[0] = (uint8_t)(v >> 16);
+		p[1] = (uint8_t)(v >> 8);
+		p[2] = (uint8_t)v;
+		p += 3;
+	}
+	if (pad) {
+		size_t i = len - 4;
+		uint32_t v = bt->t[0][u[i]] | bt->t[1][u[i + 1]] |
+			     (pad == 2 ? 0 : bt->t[2][u[i + 2]]);
+		if (v >> 24) {
+			at = i;
+			goto refuse;
+		}
+		*p++ = (uint8_t)(v >> 16);
+		if (pad == 1)
+			*p++ = (uint8_t)(v >> 8);
+	}
+	*p = '\0';
+	*out_len = (size_t)(p - o);
+	*out = o;
+	return 0;
+refuse:
+	/* The quad holds a bad character (or misplaced '='): name it. */
+	while (bt->t[0][u[at]] >> 24 == 0)
+		at++;
+	*bad = at;
+	free(o);
+	return -1;
 }

@@ -136,62 +136,16 @@ static const struct ynode *find_doc(struct ctx *c, bool secret, const char *name
 	return NULL;
 }
 
-static char *b64(const unsigned char *d, size_t n)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = xmalloc((n + 2) / 3 * 4 + 1), *p = out;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)d[i] << 16 | (i + 1 < n ? (unsigned)d[i + 1] << 8 : 0) |
-			     (i + 2 < n ? d[i + 2] : 0);
-		*p++ = tab[v >> 18 & 63];
-		*p++ = tab[v >> 12 & 63];
-		*p++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		*p++ = i + 2 < n ? tab[v & 63] : '=';
-	}
-	*p = '\0';
-	return out;
-}
-
 /* A base64 value as Kubernetes writes Secret data: checked, not trusted. */
-static int b64_ok(const char *s)
+static bool b64_ok(const char *s)
 {
-	size_t n = strlen(s), pad = 0;
-	if (n % 4)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-			  (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
-		if (ch == '=' && i >= n - 2)
-			pad++;
-		else if (!ok || pad)
-			return 0;
-	}
-	return 1;
-}
-
-/* Base64 text -> bytes, for env values taken from a Secret's data. */
-static char *b64_decode(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = xmalloc(n / 4 * 3 + 1);
-	size_t len = 0;
-	unsigned v = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *tab = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-		const char *p = s[i] ? strchr(tab, s[i]) : NULL;
-		if (!p)
-			continue;
-		v = v << 6 | (unsigned)(p - tab);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[len++] = (char)(v >> bits);
-		}
-	}
-	out[len] = '\0';
-	return out;
+	uint8_t *bytes;
+	size_t n, bad;
+	if (base64_decode(s, strlen(s), &bytes, &n, &bad) < 0)
+		return false;
+	explicit_bzero(bytes, n);
+	free(bytes);
+	return true;
 }
 
 /* The value of key in a ConfigMap (data, binaryData) or Secret (data,
@@ -201,7 +155,7 @@ static char *doc_value_b64(const struct ynode *doc, bool secret, const char *key
 {
 	const char *v = get_str(ymap_get(doc, secret ? "stringData" : "data"), key);
 	if (v)
-		return b64((const unsigned char *)v, strlen(v));
+		return base64_encode(v, strlen(v));
 	v = get_str(ymap_get(doc, secret ? "data" : "binaryData"), key);
 	return v ? xstrdup(v) : NULL;
 }
@@ -446,7 +400,7 @@ static int seccomp_filter(struct ctx *c, const struct ynode *prof, const char *f
 	size_t len = 0;
 	if (read_file(cached, 1 << 20, &bpf, &len, &e) == 0 && len && len % 8 == 0) {
 		free(text);
-		char *enc = b64((unsigned char *)bpf, len);
+		char *enc = base64_encode(bpf, len);
 		json_object_set_new(out, "seccomp", json_string(enc));
 		free(enc);
 		free(bpf);
@@ -496,7 +450,7 @@ static int seccomp_filter(struct ctx *c, const struct ynode *prof, const char *f
 		close(cf);
 	unlink(tmp);
 	free(tmp);
-	char *enc = b64(buf, (size_t)flen);
+	char *enc = base64_encode(buf, (size_t)flen);
 	json_object_set_new(out, "seccomp", json_string(enc));
 	free(enc);
 	free(buf);
@@ -591,7 +545,12 @@ static int build_container(struct ctx *c, const struct ynode *k, bool init, uint
 					   get_str(ref, "key"));
 			if (!v)
 				continue;
-			owned = b64_decode(v);
+			uint8_t *bytes = NULL;
+			size_t nbytes, bad;
+			/* Checked by b64_ok when the document was loaded. */
+			if (base64_decode(v, strlen(v), &bytes, &nbytes, &bad) < 0)
+				bytes = (uint8_t *)xstrdup("");
+			owned = (char *)bytes;
 			explicit_bzero(v, strlen(v));
 			free(v);
 			val = owned;

@@ -99,16 +99,6 @@ int digest_check(const char *digest)
 	return -1;
 }
 
-static void hex_encode(const unsigned char *md, unsigned n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (unsigned i = 0; i < n; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 void sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];

@@ -192,33 +192,6 @@ static void power_off(void)
 
 /* ---- files from the host -------------------------------------------------- */
 
-static int decode_b64(const char *s, unsigned char **out, size_t *len)
-{
-	size_t n = strlen(s);
-	*out = xmalloc(n / 4 * 3 + 4);
-	*len = 0;
-	unsigned v = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int d = c >= 'A' && c <= 'Z'   ? c - 'A'
-			: c >= 'a' && c <= 'z' ? c - 'a' + 26
-			: c >= '0' && c <= '9' ? c - '0' + 52
-			: c == '+'	       ? 62
-			: c == '/'	       ? 63
-					       : -1;
-		if (d < 0)
-			continue;
-		v = v << 6 | (unsigned)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			(*out)[(*len)++] = (unsigned char)(v >> bits);
-		}
-	}
-	return 0;
-}
-
 /* Writes base64 data to dir/name (name checked: no slashes up, no dots). */
 static int write_b64(const char *dir, const char *name, const char *b64, int mode)
 {
@@ -233,9 +206,10 @@ static int write_b64(const char *dir, const char *name, const char *b64, int mod
 		mkdir(path, 0755);
 		*slash = '/';
 	}
-	unsigned char *out;
-	size_t len;
-	decode_b64(b64, &out, &len);
+	uint8_t *out;
+	size_t len, bad;
+	if (base64_decode(b64, strlen(b64), &out, &len, &bad) < 0)
+		return -1;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
 	int r = fd >= 0 && write(fd, out, len) == (ssize_t)len ? 0 : -1;
 	if (fd >= 0)
@@ -445,9 +419,10 @@ static void load_seccomp(json_t *spec)
 	const char *b64 = json_string_value(json_object_get(spec, "seccomp"));
 	if (!b64)
 		return;
-	unsigned char *bpf;
-	size_t len;
-	decode_b64(b64, &bpf, &len);
+	uint8_t *bpf;
+	size_t len, bad;
+	if (base64_decode(b64, strlen(b64), &bpf, &len, &bad) < 0)
+		child_fail(127, "seccomp filter: not base64 at offset %zu", bad);
 	if (len == 0 || len % sizeof(struct sock_filter) || len / sizeof(struct sock_filter) > 65535)
 		child_fail(127, "seccomp filter: %zu bytes is not a filter", len);
 	struct sock_fprog prog = { .len = (unsigned short)(len / sizeof(struct sock_filter)),

@@ -211,6 +211,43 @@ static void test_error_wrap(void)
 	CHECK_INT(moat_error_exit_code(&err), MOAT_EXIT_INPUT);
 }
 
+/* RFC 4648 section 10 vectors, both ways, and what strict decoding refuses. */
+static void test_encodings(void)
+{
+	static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *const enc[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+					   "Zm9vYmFy" };
+	for (size_t i = 0; i < ARRAY_SIZE(plain); i++) {
+		char *e = base64_encode(plain[i], strlen(plain[i]));
+		CHECK_STR(e, enc[i]);
+		free(e);
+		uint8_t *d;
+		size_t n, bad;
+		CHECK_INT(base64_decode(enc[i], strlen(enc[i]), &d, &n, &bad), 0);
+		CHECK_INT(n, strlen(plain[i]));
+		CHECK(d && memcmp(d, plain[i], n) == 0);
+		free(d);
+	}
+	static const struct {
+		const char *in;
+		size_t bad;
+	} refused[] = { { "Zm9", 3 }, { "Zm9v*mFy", 4 }, { "Zm9vY\n==", 5 }, { "Z===", 1 },
+			{ "Zm9vYmFy\n", 9 } };
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		uint8_t *d = (uint8_t *)"x";
+		size_t n = 1, bad = 0;
+		CHECK_INT(base64_decode(refused[i].in, strlen(refused[i].in), &d, &n, &bad), -1);
+		CHECK(d == NULL);
+	}
+	uint8_t bytes[3];
+	char hex[7];
+	CHECK_INT(hex_decode("00fFa5", 6, bytes), 0);
+	hex_encode(bytes, 3, hex);
+	CHECK_STR(hex, "00ffa5");
+	CHECK_INT(hex_decode("0g", 2, bytes), -1);
+	CHECK_INT(hex_decode("abc", 3, bytes), -1);
+}
+
 int main(void)
 {
 	TEST(test_positions);
@@ -226,5 +263,6 @@ int main(void)
 	TEST(test_path_display);
 	TEST(test_dates);
 	TEST(test_error_wrap);
+	TEST(test_encodings);
 	return unit_done();
 }
