@@ -778,10 +778,21 @@ int attest_refs_generate(FILE *out, struct attest_evidence *const *ev, size_t n,
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		/* PCR values: all but PCR 10, which IMA moves on every new file;
 		 * the allow-list appraises that instead. */
+		/* Only what the quote covers: verify ignores the rest. */
+		struct attest_quote q;
+		if (attest_quote_parse(ev[i]->quote, ev[i]->quote_len, &q, err) < 0) {
+			moat_error_wrap(err, "quote.attest");
+			rc = -1;
+			break;
+		}
 		for (size_t b = 0; b < ev[i]->pcrs.nbanks; b++) {
 			const struct attest_pcr_bank *src = &ev[i]->pcrs.bank[b];
+			uint32_t quoted = 0;
+			for (uint32_t k = 0; k < q.nsel; k++)
+				if (q.sel[k].alg == src->alg)
+					quoted |= q.sel[k].mask;
 			for (uint32_t p = 0; p < ATTEST_NUM_PCRS; p++) {
-				if (!(src->set & (1u << p)) || p == 10)
+				if (!(src->set & quoted & (1u << p)) || p == 10)
 					continue;
 				size_t k = 0;
 				while (k < npcr_vals &&
