@@ -216,7 +216,7 @@ struct attest_ima_entry {
 	uint32_t pcr;
 	/* The template data's hash as logged: SHA-1, or list->template_hash_alg
 	 * for the kernel's per-bank lists (binary_runtime_measurements_sha256). */
-	uint8_t template_hash[ATTEST_MAX_DIGEST];
+	const uint8_t *template_hash; /* into the buffer (binary) or the arena */
 	bool violation; /* logged template hash all zeros */
 	const char *template_name; /* not NUL-terminated */
 	uint32_t template_name_len;
@@ -254,12 +254,16 @@ void attest_ima_free(struct attest_ima_list *list);
 /*
  * Replays the list into pcr (PCR 10 by default; entries carry theirs) of
  * every bank in out that has an algorithm: each bank is extended with the
- * template data hashed by its own algorithm, violations with ff...  The
- * PCRs it touches start from zero.  Entries whose logged SHA-1 template
- * hash does not match their data are reported: returns the index of the
- * first such entry, or -1 when all match.
+ * template data hashed by its own algorithm, violations with ff..  The
+ * PCRs it touches start from zero.  When the bank of the logged template
+ * hashes (SHA-1) is among them, entries whose logged hash does not match
+ * their data are found on the way: returns the index of the first, or -1.
  */
 long attest_ima_replay(const struct attest_ima_list *list, struct attest_pcrs *out);
+
+/* The first entry whose logged template hash is not the hash of its data,
+ * or -1: the check replay makes only when it replays that bank. */
+long attest_ima_check(const struct attest_ima_list *list);
 
 int attest_ima_print(FILE *out, const struct attest_ima_list *list, bool replay,
 		     const struct attest_pcrs *replayed, enum attest_format fmt);
@@ -349,6 +353,10 @@ struct attest_evidence {
 	char *ak_pem;
 	uint8_t *ak_name;
 	size_t ak_name_len;
+	/* The JSON text the logs were decoded into, in place: a field that
+	 * points into it is not freed on its own. */
+	char *backing;
+	size_t backing_len;
 };
 
 /* Reads evidence JSON; every field is checked for type and bounds, and a
@@ -356,9 +364,8 @@ struct attest_evidence {
 int attest_evidence_load(const char *path, struct attest_evidence *ev, struct moat_error *err);
 int attest_evidence_parse(const char *json, size_t len, const char *name,
 			  struct attest_evidence *ev, struct moat_error *err);
-/* moat-tpm's output: the same, without moat_version and timestamp; parses
- * json in place. */
-int attest_evidence_parse_quote(char *json, size_t len, const char *name,
+/* moat-tpm's output: the same, without moat_version and timestamp. */
+int attest_evidence_parse_quote(const char *json, size_t len, const char *name,
 				struct attest_evidence *ev, struct moat_error *err);
 int attest_evidence_write(FILE *out, const struct attest_evidence *ev);
 void attest_evidence_free(struct attest_evidence *ev);

@@ -50,6 +50,8 @@ static int get_string(struct ev_parse *p, const struct ynode *n, const char *fie
 	return 0;
 }
 
+/* The logs are decoded where their text was: megabytes of IMA list cost
+ * no second buffer.  The parse owns that text (parse_inplace). */
 static int get_base64(struct ev_parse *p, const struct ynode *n, const char *field, size_t max,
 		      uint8_t **out, size_t *len)
 {
@@ -58,8 +60,9 @@ static int get_base64(struct ev_parse *p, const struct ynode *n, const char *fie
 	if ((size_t)n->len / 4 * 3 > max)
 		return bad(p, n, field, "more than the %zu bytes allowed", max);
 	size_t at;
-	if (base64_decode(n->str, n->len, out, len, &at) < 0)
+	if (base64_decode_inplace((char *)n->str, n->len, len, &at) < 0)
 		return bad(p, n, field, "not base64 (at character %zu)", at);
+	*out = (uint8_t *)n->str;
 	return 0;
 }
 
@@ -167,11 +170,17 @@ static int parse_tree(struct ev_parse *p, const struct ynode *root, struct attes
 		return bad(p, q, "quote.attest", "missing");
 	if (!ymap_get(q, "signature"))
 		return bad(p, q, "quote.signature", "missing");
-	if (get_base64(p, ymap_get(q, "attest"), "quote.attest", MAX_QUOTE, &ev->quote,
+	uint8_t *attest, *sig;
+	if (get_base64(p, ymap_get(q, "attest"), "quote.attest", MAX_QUOTE, &attest,
 		       &ev->quote_len) < 0 ||
-	    get_base64(p, ymap_get(q, "signature"), "quote.signature", MAX_SIGNATURE,
-		       &ev->signature, &ev->signature_len) < 0)
+	    get_base64(p, ymap_get(q, "signature"), "quote.signature", MAX_SIGNATURE, &sig,
+		       &ev->signature_len) < 0)
 		return -1;
+	/* Small, and the writer of a quote sets them on their own: copies. */
+	ev->quote = xmalloc(ev->quote_len + 1);
+	memcpy(ev->quote, attest, ev->quote_len);
+	ev->signature = xmalloc(ev->signature_len + 1);
+	memcpy(ev->signature, sig, ev->signature_len);
 
 	const struct ynode *pcrs = need_map(p, root, "pcrs", "pcrs");
 	if (!pcrs || parse_pcrs(p, pcrs, &ev->pcrs) < 0)
@@ -202,10 +211,13 @@ static int parse_tree(struct ev_parse *p, const struct ynode *root, struct attes
 	return 0;
 }
 
+/* Takes buf (malloc'd, len + 1 bytes): it becomes ev->backing. */
 static int parse_inplace(char *buf, size_t len, const char *name, bool partial,
 			 struct attest_evidence *ev, struct moat_error *err)
 {
 	memset(ev, 0, sizeof(*ev));
+	ev->backing = buf;
+	ev->backing_len = len + 1;
 	struct arena *a = arena_new();
 	struct ynode *root;
 	struct ev_parse p = { .name = name, .partial = partial, .err = err };
@@ -221,21 +233,24 @@ static int parse_inplace(char *buf, size_t len, const char *name, bool partial,
 int attest_evidence_parse(const char *json, size_t len, const char *name,
 			  struct attest_evidence *ev, struct moat_error *err)
 {
-	_cleanup_free_ char *copy = xmalloc(len + 1);
+	char *copy = xmalloc(len + 1);
 	memcpy(copy, json, len);
 	copy[len] = '\0';
 	return parse_inplace(copy, len, name, false, ev, err);
 }
 
-int attest_evidence_parse_quote(char *json, size_t len, const char *name,
+int attest_evidence_parse_quote(const char *json, size_t len, const char *name,
 				struct attest_evidence *ev, struct moat_error *err)
 {
-	return parse_inplace(json, len, name, true, ev, err);
+	char *copy = xmalloc(len + 1);
+	memcpy(copy, json, len);
+	copy[len] = '\0';
+	return parse_inplace(copy, len, name, true, ev, err);
 }
 
 int attest_evidence_load(const char *path, struct attest_evidence *ev, struct moat_error *err)
 {
-	_cleanup_free_ char *buf = NULL;
+	char *buf = NULL;
 	size_t len;
 	/* Evidence holds the IMA list base64-encoded: room for one of a few
 	 * hundred thousand entries. */
@@ -244,16 +259,25 @@ int attest_evidence_load(const char *path, struct attest_evidence *ev, struct mo
 	return parse_inplace(buf, len, path, false, ev, err);
 }
 
+/* Frees p unless it lives in the backing text. */
+static void free_field(const struct attest_evidence *ev, void *p)
+{
+	char *c = p;
+	if (c && !(ev->backing && c >= ev->backing && c < ev->backing + ev->backing_len))
+		free(p);
+}
+
 void attest_evidence_free(struct attest_evidence *ev)
 {
 	free(ev->moat_version);
 	free(ev->timestamp);
 	free(ev->quote);
 	free(ev->signature);
-	free(ev->eventlog);
-	free(ev->ima);
+	free_field(ev, ev->eventlog);
+	free_field(ev, ev->ima);
 	free(ev->ak_pem);
 	free(ev->ak_name);
+	free(ev->backing);
 	memset(ev, 0, sizeof(*ev));
 }
 

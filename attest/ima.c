@@ -233,7 +233,7 @@ static int parse_binary(struct parse_ctx *c, uint16_t hash_alg)
 		e->pcr = le32(c->buf + at);
 		if (e->pcr >= ATTEST_NUM_PCRS)
 			return bin_err(c, at, e, "PCR %u out of range", e->pcr);
-		memcpy(e->template_hash, c->buf + at + 4, hs);
+		e->template_hash = c->buf + at + 4;
 		e->violation = all_zero(e->template_hash, hs);
 		size_t p = at + 4 + hs;
 		uint32_t nlen = le32(c->buf + p);
@@ -346,8 +346,10 @@ static int parse_ascii_line(struct parse_ctx *c, struct attest_ima_entry *e, con
 		return line_err(c, line, "PCR %u out of range", e->pcr);
 
 	uint16_t hs = attest_alg_size(c->list->template_hash_alg);
-	if (!token(&p, end, &tok, &n) || n != 2u * hs || !unhex(tok, n, e->template_hash))
+	uint8_t *th = arena_alloc(c->list->arena, hs);
+	if (!token(&p, end, &tok, &n) || n != 2u * hs || !unhex(tok, n, th))
 		return line_err(c, line, "expected a %u-hex-digit template hash", 2u * hs);
+	e->template_hash = th;
 	e->violation = all_zero(e->template_hash, hs);
 
 	if (!token(&p, end, &tok, &n) || n > IMA_TEMPLATE_NAME_MAX)
@@ -592,12 +594,24 @@ long attest_ima_replay(const struct attest_ima_list *list, struct attest_pcrs *o
 				bad = (long)i;
 			attest_extend(out->bank[b].alg, out->bank[b].pcr[e->pcr], h);
 		}
-		if (check_bank < 0 && bad < 0 &&
-		    (attest_hash(check_alg, e->template_data, e->template_data_len, h) < 0 ||
-		     memcmp(h, e->template_hash, check_size) != 0))
-			bad = (long)i;
 	}
 	return bad;
+}
+
+long attest_ima_check(const struct attest_ima_list *list)
+{
+	uint16_t alg = list->template_hash_alg ? list->template_hash_alg : TPM_ALG_SHA1;
+	uint16_t size = attest_alg_size(alg);
+	uint8_t h[ATTEST_MAX_DIGEST];
+	for (size_t i = 0; i < list->nentries; i++) {
+		const struct attest_ima_entry *e = &list->entries[i];
+		if (e->violation)
+			continue;
+		if (attest_hash(alg, e->template_data, e->template_data_len, h) < 0 ||
+		    memcmp(h, e->template_hash, size) != 0)
+			return (long)i;
+	}
+	return -1;
 }
 
 /* ---- printing ------------------------------------------------------------------ */

@@ -289,6 +289,20 @@ static void appraise_ima(const struct attest_evidence *ev, const struct attest_p
 		const struct attest_pcr_bank *rb = attest_pcrs_bank(&replayed, qb->alg);
 		if (rb && rb->set & (1u << 10) && memcmp(rb->pcr[10], qb->pcr[10], qb->size) == 0)
 			continue;
+		/* The replay skipped the SHA-1 check if it did not replay that
+		 * bank: now it is worth its cost, to name the entry. */
+		long bad = attest_ima_check(ima);
+		if (bad >= 0) {
+			const struct attest_ima_entry *e = &ima->entries[bad];
+			res->bad_ima = bad;
+			res->bad_ima_offset = e->offset;
+			res->bad_ima_line = e->line;
+			result_add(res, "ima", ATTEST_CONTRAINDICATED,
+				   "IMA entry %ld (%s %zu): its template hash is not the hash of its "
+				   "data", bad, e->line ? "line" : "offset",
+				   e->line ? (size_t)e->line : e->offset);
+			return;
+		}
 		char got[129] = "", want[129];
 		if (rb)
 			hexs(got, rb->pcr[10], qb->size);

@@ -121,6 +121,9 @@ char *base64_encode(const void *in, size_t n);
  * in *out (caller frees, NUL-terminated for convenience).  -1 with the
  * offset of the first bad character in *bad (or len for bad padding). */
 int base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, size_t *bad);
+/* The same into s itself (the bytes are never longer than their base64);
+ * on error s is partly overwritten. */
+int base64_decode_inplace(char *s, size_t len, size_t *out_len, size_t *bad);
 
 /* "YYYY-MM-DD" -> days since the epoch (UTC); -1 if not a real date. */
 long date_parse_days(const char *s);

@@ -544,12 +544,13 @@ static void b64_tables_init(void)
 	}
 }
 
-int base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, size_t *bad)
+/* Decodes s into o, which may be s itself: a quad is read whole before its
+ * three bytes are written, never ahead of it. */
+static int b64_decode_to(const char *s, size_t len, uint8_t *o, size_t *out_len, size_t *bad)
 {
 	pthread_once(&b64_once, b64_tables_init);
 	const struct b64_tables *bt = &b64_tables;
 	const uint8_t *u = (const uint8_t *)s;
-	*out = NULL;
 	*out_len = 0;
 	if (len % 4) {
 		*bad = len;
@@ -558,7 +559,7 @@ int base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, siz
 	size_t pad = 0;
 	if (len && s[len - 1] == '=')
 		pad = len > 1 && s[len - 2] == '=' ? 2 : 1;
-	uint8_t *o = xmalloc(len / 4 * 3 + 1), *p = o;
+	uint8_t *p = o;
 	size_t full = pad ? len - 4 : len, at;
 	for (size_t i = 0; i < full; i += 4) {
 		uint32_t v = bt->t[0][u[i]] | bt->t[1][u[i + 1]] | bt->t[2][u[i + 2]] |
@@ -584,15 +585,31 @@ int base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, siz
 		if (pad == 1)
 			*p++ = (uint8_t)(v >> 8);
 	}
-	*p = '\0';
 	*out_len = (size_t)(p - o);
-	*out = o;
 	return 0;
 refuse:
-	/* The quad holds a bad character (or misplaced '='): name it. */
+	/* The quad holds a bad character (or misplaced '='): name it.  In
+	 * place, the quad itself is not yet overwritten. */
 	while (bt->t[0][u[at]] >> 24 == 0)
 		at++;
 	*bad = at;
-	free(o);
 	return -1;
+}
+
+int base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, size_t *bad)
+{
+	uint8_t *o = xmalloc(len / 4 * 3 + 1);
+	if (b64_decode_to(s, len, o, out_len, bad) < 0) {
+		free(o);
+		*out = NULL;
+		return -1;
+	}
+	o[*out_len] = '\0';
+	*out = o;
+	return 0;
+}
+
+int base64_decode_inplace(char *s, size_t len, size_t *out_len, size_t *bad)
+{
+	return b64_decode_to(s, len, (uint8_t *)s, out_len, bad);
 }
