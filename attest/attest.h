@@ -413,7 +413,7 @@ struct attest_result {
 
 struct attest_verify_opts {
 	struct evp_pkey_st *ak;
-	const uint8_t *nonce;
+	const uint8_t *nonce; /* NULL: none to check (a warning) */
 	size_t nonce_len;
 	const struct attest_refs *refs; /* NULL: no reference values */
 };

@@ -80,8 +80,8 @@ static const char quote_usage[] =
 	"Exit status: 0 written, 2 bad usage or input, 3 TPM or system error.\n";
 
 static const char verify_usage[] =
-	"Usage: moat attest verify EVIDENCE --ak ak.pem --nonce HEX [--refs refs.yaml]\n"
-	"                          [--format text|json]\n"
+	"Usage: moat attest verify EVIDENCE --ak ak.pem --nonce HEX|--no-nonce\n"
+	"                          [--refs refs.yaml] [--format text|json]\n"
 	"\n"
 	"Appraise evidence: the quote's signature with the enrolled AK, its nonce,\n"
 	"the PCR values against the signed digest, the event log and IMA list\n"
@@ -91,6 +91,8 @@ static const char verify_usage[] =
 	"\n"
 	"  -k, --ak FILE         the AK's public key from enroll (PEM)\n"
 	"  -n, --nonce HEX       the nonce the quote must carry\n"
+	"      --no-nonce        check a quote made without one (archived evidence):\n"
+	"                        nothing shows it is fresh, so at best a warning\n"
 	"  -r, --refs FILE       reference values (see moat-attest(1))\n"
 	"  -f, --format FORMAT   text or json (EAR)\n"
 	"\n"
@@ -497,18 +499,21 @@ static int cmd_verify(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "ak", required_argument, NULL, 'k' },
 		{ "nonce", required_argument, NULL, 'n' },
+		{ "no-nonce", no_argument, NULL, 'N' },
 		{ "refs", required_argument, NULL, 'r' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *ak_path = NULL, *nonce = NULL, *refs_path = NULL;
+	bool no_nonce = false;
 	enum attest_format fmt = ATTEST_FMT_TEXT;
 	int c;
 	while ((c = getopt_long(argc, argv, "k:n:r:f:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': ak_path = optarg; break;
 		case 'n': nonce = optarg; break;
+		case 'N': no_nonce = true; break;
 		case 'r': refs_path = optarg; break;
 		case 'f':
 			if (parse_format("attest verify", optarg, false, &fmt))
@@ -523,14 +528,14 @@ static int cmd_verify(int argc, char **argv)
 	if (!ak_path)
 		return moat_usage_error("attest verify", "--ak FILE is required: the AK's public "
 					"key from 'moat attest enroll'");
-	if (!nonce)
+	if (!nonce == !no_nonce)
 		return moat_usage_error("attest verify", "--nonce HEX is required: the challenge "
-					"the quote must answer");
+					"the quote must answer (or --no-nonce, not both)");
 	struct attest_verify_opts o = { 0 };
 	uint8_t nbytes[MAX_NONCE];
-	if (parse_nonce("attest verify", nonce, nbytes, &o.nonce_len))
+	if (nonce && parse_nonce("attest verify", nonce, nbytes, &o.nonce_len))
 		return MOAT_EXIT_INPUT;
-	o.nonce = nbytes;
+	o.nonce = nonce ? nbytes : NULL;
 
 	struct moat_error err;
 	struct attest_evidence ev;

@@ -107,15 +107,21 @@ static bool appraise_quote(const struct attest_evidence *ev, const struct attest
 		   "restart count %u)", q->reset_count, q->restart_count);
 
 	char got[2 * 64 + 1], want[2 * 64 + 1];
-	if (q->extra_len != o->nonce_len || memcmp(q->extra, o->nonce, o->nonce_len) != 0) {
+	if (!o->nonce) {
+		hexs(got, q->extra, q->extra_len);
+		result_add(res, "nonce", ATTEST_WARNING,
+			   "no nonce was given (the quote's extraData is %s): nothing shows the "
+			   "quote is fresh", *got ? got : "empty");
+	} else if (q->extra_len != o->nonce_len || memcmp(q->extra, o->nonce, o->nonce_len) != 0) {
 		hexs(got, q->extra, q->extra_len);
 		hexs(want, o->nonce, o->nonce_len);
 		result_add(res, "nonce", ATTEST_CONTRAINDICATED,
 			   "the quote's extraData is %s, not the nonce %s: the quote is stale or "
 			   "replayed", *got ? got : "empty", want);
 		return false;
+	} else {
+		result_add(res, "nonce", ATTEST_AFFIRMING, "extraData equals the nonce");
 	}
-	result_add(res, "nonce", ATTEST_AFFIRMING, "extraData equals the nonce");
 
 	uint8_t digest[ATTEST_MAX_DIGEST];
 	size_t dlen;

@@ -282,3 +282,94 @@ EOF
 	assert_output --partial 'bad.txt:2: expected a 40-hex-digit template hash'
 	refute_crash
 }
+
+@test "attest verify: keylime's tpm2_quote output, as moat evidence, verifies" {
+	# The RSA AK's quote of sha256:15,16,22 with keylime's nonce; the PCR
+	# values read from tpm2-tools' serialized PCR file.
+	K=$CONF/keylime_keylime__test-data__files__
+	python3 - "$K" <<'PY'
+import base64, json, struct, sys
+k = sys.argv[1]
+raw = open(k + "quotepcr.out", "rb").read()
+nsel = struct.unpack_from("<I", raw, 0)[0]
+pcrs, lst, item = {}, 0, 0
+for i in range(nsel):
+    alg, size = struct.unpack_from("<HB", raw, 4 + 8 * i)
+    mask = int.from_bytes(raw[4 + 8 * i + 3:4 + 8 * i + 6], "little")
+    name = {4: "sha1", 11: "sha256"}[alg]
+    for pcr in range(24):
+        if mask >> pcr & 1:
+            d = 136 + lst * (4 + 8 * 66) + 4 + item * 66
+            n = struct.unpack_from("<H", raw, d)[0]
+            pcrs.setdefault(name, {})[str(pcr)] = raw[d + 2:d + 2 + n].hex()
+            item += 1
+            if item == 8:
+                lst, item = lst + 1, 0
+b64 = lambda f: base64.b64encode(open(k + f, "rb").read()).decode()
+json.dump({"moat_version": "0.1.0", "timestamp": "2026-12-03T00:00:00Z",
+           "quote": {"attest": b64("quote.out"), "signature": b64("quotesig.out")},
+           "pcrs": pcrs, "ak": {"public_pem": open(k + "akpub.pem").read(),
+                                "name": open(k + "ak.name", "rb").read().hex()},
+           "eventlog": None, "ima": None}, open("ev.json", "w"))
+PY
+	run "$MOAT" attest verify ev.json --ak "${K}akpub.pem" --nonce db1db298db6d60e6385b7231743e9c3056a18003
+	# No event log came with it: a warning, not an affirmation.
+	assert_failure 1
+	assert_line --regexp '^signature +affirming '
+	assert_line --regexp '^nonce +affirming '
+	assert_line --regexp '^pcr-digest +affirming '
+	assert_line --regexp '^eventlog +warning +no event log was sent'
+	run "$MOAT" attest verify ev.json --ak "${K}akpub.pem" --nonce db1db298db6d60e6385b7231743e9c3056a18004
+	assert_failure 1
+	assert_line --regexp '^nonce +contraindicated '
+}
+
+@test "attest verify: go-attestation's Windows GCP bundle verifies, boot log replayed" {
+	# A real shielded VM's SHA-1 quote of all 24 PCRs, made without a nonce,
+	# and its SHA-1 event log; the AK is a bare TPMT_PUBLIC, written here as
+	# PEM (DER by hand: python3 has no RSA module here).
+	G=$CONF/google_go-attestation__attest__testdata__windows_gcp_shielded_vm.json
+	python3 - "$G" <<'PY'
+import base64, json, struct, sys
+d = json.load(open(sys.argv[1]))
+pub = base64.b64decode(d["AK"]["Public"])
+typ, name_alg, attrs = struct.unpack_from(">HHI", pub, 0)
+assert typ == 1, "an RSA AK"
+off = 8 + 2 + struct.unpack_from(">H", pub, 8)[0]
+sym = struct.unpack_from(">H", pub, off)[0]; off += 2 + (4 if sym != 0x10 else 0)
+scheme = struct.unpack_from(">H", pub, off)[0]; off += 2 + (2 if scheme != 0x10 else 0)
+bits, exp = struct.unpack_from(">HI", pub, off); off += 6
+n = pub[off + 2:off + 2 + struct.unpack_from(">H", pub, off)[0]]
+exp = exp or 65537
+def der(tag, body):
+    l = len(body)
+    ln = bytes([l]) if l < 128 else bytes([0x80 | ((l.bit_length() + 7) // 8)]) + l.to_bytes((l.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + ln + body
+def integer(v):
+    b = v.to_bytes((v.bit_length() + 8) // 8, "big")
+    return der(2, b)
+rsa = der(0x30, integer(int.from_bytes(n, "big")) + integer(exp))
+alg = der(0x30, der(6, bytes.fromhex("2a864886f70d010101")) + b"\x05\x00")
+spki = der(0x30, alg + der(3, b"\x00" + rsa))
+b64 = base64.b64encode(spki).decode()
+pem = "-----BEGIN PUBLIC KEY-----\n" + "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64)) + "\n-----END PUBLIC KEY-----\n"
+open("ak.pem", "w").write(pem)
+pcrs = {str(p["Index"]): base64.b64decode(p["Digest"]).hex() for p in d["Log"]["PCRs"]}
+json.dump({"moat_version": "0.1.0", "timestamp": "2026-12-03T00:00:00Z",
+           "quote": {"attest": d["Quote"]["Quote"], "signature": d["Quote"]["Signature"]},
+           "pcrs": {"sha1": pcrs}, "ak": {"public_pem": pem},
+           "eventlog": d["Log"]["Raw"], "ima": None}, open("ev.json", "w"))
+PY
+	run "$MOAT" attest verify ev.json --ak ak.pem --no-nonce
+	# Without a nonce nothing proves freshness: a warning at best.
+	assert_failure 1
+	assert_line --regexp '^signature +affirming +signed by the enrolled AK \(sha1\)'
+	assert_line --regexp '^nonce +warning +no nonce was given'
+	assert_line --regexp '^pcr-digest +affirming '
+	assert_line --regexp '^eventlog +affirming +[0-9]+ events replay to the [0-9]+ quoted PCR values'
+	assert_line "verdict: warning"
+	run "$MOAT" attest verify ev.json --ak ak.pem --nonce 00
+	assert_line --regexp '^nonce +contraindicated '
+	run "$MOAT" attest verify ev.json --ak ak.pem
+	assert_failure 2
+}
