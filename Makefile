@@ -141,14 +141,26 @@ $(BUILD)/perf/%: tests/perf/%.c $(BUILD)/libmoat.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(MOAT_CFLAGS) -o $@ $< $(BUILD)/libmoat.a $(MOAT_LDFLAGS) $(PKG_LIBS)
 
-# libFuzzer harnesses: clang, with the library rebuilt under its instrumentation.
+# libFuzzer harnesses: clang, with the library compiled once under its
+# instrumentation (fuzzer-no-link) and each harness linked against it.
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DMOAT_VERSION='"$(VERSION)"' -I. -Ibuild/gen -g -O1 \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS) $(BENCH_BUILTIN) build/gen/filter.skel.h \
-		build/gen/podnet.skel.h
+	-fno-sanitize-recover=all $(PKG_CFLAGS)
+FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/bench_builtin.o
+build/fuzz/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build/fuzz/obj/gen/bench_builtin.o: $(BENCH_BUILTIN) $(HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build/fuzz/obj/enforcer/filter.o: build/gen/filter.skel.h
+build/fuzz/obj/enforcer/podnet.o: build/gen/podnet.skel.h
+build/fuzz/libmoat-fuzz.a: $(FUZZ_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+build/fuzz/%: tests/fuzz/%.c build/fuzz/libmoat-fuzz.a
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(BENCH_BUILTIN) $(PKG_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		build/fuzz/libmoat-fuzz.a $(PKG_LIBS)
 
 fuzz: $(FUZZ_BINS)
 
@@ -193,7 +205,7 @@ deps:
 # check, perf and demo re-read this file after deps: what pkg-config finds
 # (and so whether moat-tpm is built) depends on what deps installed.
 check: deps
-	$(Q)$(MAKE) --no-print-directory run-check
+	$(Q)$(MAKE) --no-print-directory -j$(shell nproc 2>/dev/null || echo 2) run-check
 run-check: all $(UNIT_BINS) fuzz guest
 	$(Q)MOAT_BUILD=$(BUILD) SAN=$(SAN) tests/run
 
