@@ -413,6 +413,8 @@ struct attest_result {
 
 struct attest_verify_opts {
 	struct evp_pkey_st *ak;
+	const char *ak_pem; /* its PEM text, if at hand: a claimed AK with the
+			     * same text needs no second decoding */
 	const uint8_t *nonce; /* NULL: none to check (a warning) */
 	size_t nonce_len;
 	const struct attest_refs *refs; /* NULL: no reference values */

@@ -386,9 +386,11 @@ static int ec_key(const char *group, const uint8_t *point, size_t point_len, EVP
 	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
 	    EVP_PKEY_fromdata(ctx, key, EVP_PKEY_PUBLIC_KEY, params) != 1)
 		return -1;
-	/* fromdata decodes the point; a point off the curve must not pass. */
+	/* fromdata decodes the point; a point off the curve must not pass.  The
+	 * quick check is that test: on P-256 and P-384 (cofactor 1) a point on
+	 * the curve is in the group, and the full check's n*Q costs a signature. */
 	_cleanup_(pkey_ctx_freep) EVP_PKEY_CTX *check = EVP_PKEY_CTX_new_from_pkey(NULL, *key, NULL);
-	if (!check || EVP_PKEY_public_check(check) != 1) {
+	if (!check || EVP_PKEY_public_check_quick(check) != 1) {
 		EVP_PKEY_free(*key);
 		*key = NULL;
 		return -1;
@@ -549,6 +551,126 @@ int attest_tpm_public_parse(const uint8_t *buf, size_t len, bool sized,
 
 /* ---- PEM ---- */
 
+/* ---- PEM ---- */
+
+/* One DER TLV with the expected tag; its contents in *c, *clen. */
+static bool der_take(const uint8_t **p, const uint8_t *end, uint8_t tag, const uint8_t **c,
+		     size_t *clen)
+{
+	const uint8_t *q = *p;
+	if (end - q < 2 || q[0] != tag)
+		return false;
+	size_t len = q[1];
+	q += 2;
+	if (len & 0x80) {
+		size_t n = len & 0x7f;
+		if (n == 0 || n > 3 || (size_t)(end - q) < n)
+			return false;
+		len = 0;
+		while (n--)
+			len = len << 8 | *q++;
+	}
+	if ((size_t)(end - q) < len)
+		return false;
+	*c = q;
+	*clen = len;
+	*p = q + len;
+	return true;
+}
+
+static bool der_is(const uint8_t *c, size_t n, const char *hex)
+{
+	uint8_t want[16];
+	size_t w = strlen(hex) / 2;
+	return w <= sizeof(want) && hex_decode(hex, 2 * w, want) == 0 && n == w &&
+	       memcmp(c, want, n) == 0;
+}
+
+/*
+ * SubjectPublicKeyInfo for the keys an AK can be (RSA; EC on P-256 or
+ * P-384), built straight from its numbers.  OpenSSL 3's general decoder
+ * sets up every decoder it has for each key read, which costs more than the
+ * rest of a verification: this path is a fifth of it.  Returns -1 for
+ * anything else, and the caller asks OpenSSL.
+ */
+static int spki_key(const uint8_t *der, size_t len, EVP_PKEY **key)
+{
+	const uint8_t *p = der, *end = der + len, *spki, *alg, *oid, *bits, *params;
+	size_t spki_len, alg_len, oid_len, bits_len, params_len;
+	if (!der_take(&p, end, 0x30, &spki, &spki_len) || p != end)
+		return -1;
+	p = spki;
+	end = spki + spki_len;
+	if (!der_take(&p, end, 0x30, &alg, &alg_len) ||
+	    !der_take(&p, end, 0x03, &bits, &bits_len) || p != end || bits_len < 2 || bits[0])
+		return -1;
+	const uint8_t *a = alg, *aend = alg + alg_len;
+	if (!der_take(&a, aend, 0x06, &oid, &oid_len))
+		return -1;
+	bits++;
+	bits_len--;
+	if (der_is(oid, oid_len, "2a864886f70d010101")) {
+		/* rsaEncryption, NULL parameters: RSAPublicKey { n, e } */
+		const uint8_t *r = bits, *rend = bits + bits_len, *rsa, *n, *e;
+		size_t rsa_len, n_len, e_len;
+		if (!der_take(&a, aend, 0x05, &params, &params_len) || params_len || a != aend ||
+		    !der_take(&r, rend, 0x30, &rsa, &rsa_len) || r != rend)
+			return -1;
+		r = rsa;
+		rend = rsa + rsa_len;
+		if (!der_take(&r, rend, 0x02, &n, &n_len) || !der_take(&r, rend, 0x02, &e, &e_len) ||
+		    r != rend)
+			return -1;
+		while (n_len > 1 && n[0] == 0) {
+			n++;
+			n_len--;
+		}
+		while (e_len > 1 && e[0] == 0) {
+			e++;
+			e_len--;
+		}
+		if (n_len > 1024 || e_len > 4)
+			return -1;
+		uint32_t exponent = 0;
+		for (size_t i = 0; i < e_len; i++)
+			exponent = exponent << 8 | e[i];
+		return rsa_key(n, (uint16_t)n_len, exponent, key);
+	}
+	if (der_is(oid, oid_len, "2a8648ce3d0201")) {
+		/* id-ecPublicKey with a named curve */
+		if (!der_take(&a, aend, 0x06, &params, &params_len) || a != aend)
+			return -1;
+		const char *group = der_is(params, params_len, "2a8648ce3d030107") ? "prime256v1"
+				    : der_is(params, params_len, "2b81040022")     ? "secp384r1"
+										   : NULL;
+		return group ? ec_key(group, bits, bits_len, key) : -1;
+	}
+	return -1;
+}
+
+/* The DER inside "-----BEGIN PUBLIC KEY-----"; NULL if there is none. */
+static uint8_t *pem_der(const char *pem, size_t len, size_t *der_len)
+{
+	static const char begin[] = "-----BEGIN PUBLIC KEY-----", end[] = "-----END PUBLIC KEY-----";
+	const char *b = memmem(pem, len, begin, strlen(begin));
+	if (!b)
+		return NULL;
+	b += strlen(begin);
+	const char *e = memmem(b, len - (size_t)(b - pem), end, strlen(end));
+	if (!e)
+		return NULL;
+	_cleanup_free_ char *text = xmalloc((size_t)(e - b) + 1);
+	size_t n = 0;
+	for (const char *c = b; c < e; c++)
+		if (*c != '\n' && *c != '\r' && *c != ' ' && *c != '\t')
+			text[n++] = *c;
+	uint8_t *der;
+	size_t bad;
+	if (base64_decode(text, n, &der, der_len, &bad) < 0)
+		return NULL;
+	return der;
+}
+
 int attest_pem_parse(const char *pem, size_t len, const char *name,
 		     struct evp_pkey_st **key, struct moat_error *err)
 {
@@ -556,6 +678,10 @@ int attest_pem_parse(const char *pem, size_t len, const char *name,
 	if (len > PEM_MAX)
 		return moat_error_set(err, EFBIG, "%s: %zu bytes, more than a public key's %u",
 				      name, len, PEM_MAX);
+	size_t der_len;
+	_cleanup_free_ uint8_t *der = pem_der(pem, len, &der_len);
+	if (der && spki_key(der, der_len, key) == 0)
+		return 0;
 	_cleanup_(bio_freep) BIO *bio = BIO_new_mem_buf(pem, (int)len);
 	if (!bio)
 		return moat_error_set(err, ENOMEM, "%s: out of memory", name);
