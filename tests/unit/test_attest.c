@@ -392,6 +392,49 @@ static void test_verify_refs(void)
 	free_node(&nd);
 }
 
+/* AK keys of every kind an AK can be read back as the same key, through
+ * moat's DER path; an EC point off the curve is refused. */
+static void test_pem_keys(void)
+{
+	EVP_PKEY *keys[] = { EVP_EC_gen("P-256"), EVP_EC_gen("P-384"),
+			     EVP_RSA_gen(2048) };
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		char *pem = pem_of(keys[i]);
+		EVP_PKEY *back = NULL;
+		struct moat_error err;
+		CHECK_INT(attest_pem_parse(pem, strlen(pem), "k.pem", (struct evp_pkey_st **)&back,
+					   &err), 0);
+		CHECK(back && EVP_PKEY_eq(back, keys[i]) == 1);
+		EVP_PKEY_free(back);
+		free(pem);
+	}
+	/* The P-256 key with one byte of its point's y changed. */
+	char *pem = pem_of(keys[0]);
+	char *b64 = strchr(pem, '\n') + 1;
+	uint8_t *der;
+	size_t n, bad;
+	char text[200];
+	size_t t = 0;
+	for (char *c = b64; *c != '-'; c++)
+		if (*c != '\n')
+			text[t++] = *c;
+	CHECK_INT(base64_decode(text, t, &der, &n, &bad), 0);
+	der[n - 1] ^= 1;
+	char *enc = base64_encode(der, n);
+	char *bent = xasprintf("-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----\n", enc);
+	EVP_PKEY *k = NULL;
+	struct moat_error err;
+	CHECK_INT(attest_pem_parse(bent, strlen(bent), "bent.pem", (struct evp_pkey_st **)&k, &err),
+		  -1);
+	CHECK(k == NULL);
+	free(bent);
+	free(enc);
+	free(der);
+	free(pem);
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		EVP_PKEY_free(keys[i]);
+}
+
 /* ---- parsers and their messages --------------------------------------------- */
 
 static void expect_json_error(const char *text, const char *want)
@@ -512,5 +555,6 @@ int main(void)
 	TEST(test_verify_affirming);
 	TEST(test_verify_tampered);
 	TEST(test_verify_refs);
+	TEST(test_pem_keys);
 	return unit_done();
 }
