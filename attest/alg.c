@@ -86,9 +86,13 @@ int attest_hash(uint16_t alg, const void *buf, size_t len, uint8_t *out)
 		return 0;
 	}
 	case TPM_ALG_SM3_256: {
+		/* Fetched, not looked up by its legacy name: verify starts
+		 * OpenSSL without the legacy name tables. */
 		unsigned int n = 0;
-		const EVP_MD *md = EVP_get_digestbyname("SM3");
-		return md && EVP_Digest(buf, len, out, &n, md, NULL) == 1 ? 0 : -1;
+		EVP_MD *md = EVP_MD_fetch(NULL, "SM3", NULL);
+		int r = md && EVP_Digest(buf, len, out, &n, md, NULL) == 1 ? 0 : -1;
+		EVP_MD_free(md);
+		return r;
 	}
 	}
 	return -1;
