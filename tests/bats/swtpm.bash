@@ -27,7 +27,9 @@ tpm2_tools_need() {
 swtpm_free_port() {
 	local p i
 	for i in $(seq 1 50); do
-		p=$((20000 + (RANDOM % 20000) * 2))
+		# Below the ephemeral range (32768 up): a port a client
+		# connection holds in TIME_WAIT answers nothing but cannot be bound.
+		p=$((20000 + (RANDOM % 6000) * 2))
 		if ! (: </dev/tcp/127.0.0.1/$p) 2>/dev/null &&
 			! (: </dev/tcp/127.0.0.1/$((p + 1))) 2>/dev/null; then
 			echo "$p"
@@ -64,8 +66,8 @@ swtpm_start() {
 			kill -0 "$SWTPM_PID" 2>/dev/null || break
 			sleep 0.05
 		done
-		kill "$SWTPM_PID" 2>/dev/null
-		wait "$SWTPM_PID" 2>/dev/null
+		kill "$SWTPM_PID" 2>/dev/null || true
+		wait "$SWTPM_PID" 2>/dev/null || true
 	done
 	cat "$state/swtpm.log" >&2 2>/dev/null
 	fail "swtpm did not start"
@@ -73,11 +75,11 @@ swtpm_start() {
 
 swtpm_stop() {
 	if [ -n "${SWTPM_PID:-}" ]; then
-		kill "$SWTPM_PID" 2>/dev/null
-		wait "$SWTPM_PID" 2>/dev/null
+		kill "$SWTPM_PID" 2>/dev/null || true
+		wait "$SWTPM_PID" 2>/dev/null || true
 		SWTPM_PID=
 	fi
-	[ -n "${SWTPM_STATE:-}" ] && rm -rf "$SWTPM_STATE"
+	[ -z "${SWTPM_STATE:-}" ] || rm -rf "$SWTPM_STATE"
 	SWTPM_STATE=
 	unset TPM_TCTI TPM2TOOLS_TCTI
 }
