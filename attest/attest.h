@@ -409,6 +409,8 @@ struct attest_result {
 	long bad_ima;        /* index into the IMA list, -1 if none */
 	size_t bad_ima_offset;
 	uint32_t bad_ima_line;
+	/* EAR's appraisal policy: the reference values' file, copied. */
+	char *policy;
 };
 
 struct attest_verify_opts {

@@ -628,6 +628,8 @@ static void appraise_ima(const struct attest_refs *r, const struct appraise_inpu
 void refs_appraise(const struct attest_refs *r, const struct appraise_input *in,
 		   struct attest_result *res)
 {
+	free(res->policy);
+	res->policy = xasprintf("moat:refs:%s", r->name);
 	appraise_pcrs(r, in, res);
 	appraise_events(r, in, res);
 	appraise_ima(r, in, res);

@@ -47,6 +47,7 @@ void attest_result_free(struct attest_result *res)
 	for (size_t i = 0; i < res->n; i++)
 		free(res->appraisals[i].detail);
 	free(res->appraisals);
+	free(res->policy);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -445,8 +446,11 @@ int attest_result_print(FILE *out, const struct attest_result *res, enum attest_
 		     "  \"iat\": %lld,\n"
 		     "  \"ear.verifier-id\": {\"developer\": \"moat\", \"build\": \"moat %s\"},\n"
 		     "  \"submods\": {\n    \"moat-attest\": {\n"
-		     "      \"ear.status\": \"%s\",\n      \"ear.trustworthiness-vector\": {",
+		     "      \"ear.status\": \"%s\",\n      \"ear.appraisal-policy-id\": ",
 		(long long)time(NULL), MOAT_VERSION, attest_status_name(res->status));
+	/* Replay alone when no reference values were given. */
+	put_json_string(out, res->policy ? res->policy : "moat:replay");
+	fputs(",\n      \"ear.trustworthiness-vector\": {", out);
 	bool first = true;
 	for (size_t c = 0; c < ARRAY_SIZE(claims); c++) {
 		int worst = -1;

@@ -91,6 +91,7 @@ r = json.loads(sys.argv[1])
 m = r["submods"]["moat-attest"]
 assert r["eat_profile"] == "tag:github.com,2023:veraison/ear", r
 assert m["ear.status"] == "affirming", m
+assert m["ear.appraisal-policy-id"] == "moat:replay", m
 assert m["ear.trustworthiness-vector"]["instance-identity"] == 2, m
 assert all(a["status"] == "affirming" for a in m["moat.appraisals"]), m
 ' "$output"
