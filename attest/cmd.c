@@ -198,21 +198,15 @@ static char *find_helper(void)
 	if (env && *env)
 		return xstrdup(env);
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			char *p = xasprintf("%s/moat-tpm", self);
-			if (access(p, X_OK) == 0)
-				return p;
-			free(p);
-			p = xasprintf("%s/../libexec/moat/moat-tpm", self);
-			if (access(p, X_OK) == 0)
-				return p;
-			free(p);
-		}
+	if (self_dir(self, sizeof(self))) {
+		char *p = xasprintf("%s/moat-tpm", self);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+		p = xasprintf("%s/../libexec/moat/moat-tpm", self);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
 	}
 	return NULL;
 }

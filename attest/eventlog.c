@@ -533,15 +533,6 @@ long attest_eventlog_first_bad(const struct attest_eventlog *log, uint16_t alg,
 
 /* ---- printing ------------------------------------------------------------------ */
 
-static void put_hex(FILE *out, const uint8_t *p, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		putc(hex[p[i] >> 4], out);
-		putc(hex[p[i] & 15], out);
-	}
-}
-
 /* The event data as text, when it is printable ASCII (a trailing NUL
  * allowed): EV_EFI_ACTION strings, GRUB's EV_IPL commands. */
 static bool data_text(const struct attest_event *ev, size_t *n)
@@ -558,21 +549,6 @@ static bool data_text(const struct attest_event *ev, size_t *n)
 	}
 	*n = len;
 	return true;
-}
-
-static void put_json_string(FILE *out, const uint8_t *s, size_t n)
-{
-	putc('"', out);
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = s[i];
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c > 0x7e)
-			fprintf(out, "\\u%04x", c);
-		else
-			putc(c, out);
-	}
-	putc('"', out);
 }
 
 static void put_type(FILE *out, uint32_t type, bool quoted)
@@ -602,12 +578,12 @@ static void print_text(FILE *out, const struct attest_eventlog *log)
 		for (uint32_t d = 0; d < ev->ndigests; d++) {
 			char b[8];
 			fprintf(out, "  %s:", alg_label(ev->digests[d].alg, b, sizeof(b)));
-			put_hex(out, ev->digests[d].d, ev->digests[d].size);
+			hex_fput(out, ev->digests[d].d, ev->digests[d].size);
 		}
 		size_t n;
 		if (data_text(ev, &n)) {
 			fputs("  ", out);
-			put_json_string(out, ev->data, n > 64 ? 64 : n);
+			json_put_string(out, (const char *)ev->data, n > 64 ? 64 : n, true);
 			if (n > 64)
 				fputs("...", out);
 		} else {
@@ -631,7 +607,7 @@ static void print_pcrs_json(FILE *out, const struct attest_pcrs *p)
 			if (!(b->set & (1u << r)))
 				continue;
 			fprintf(out, "%s\n      \"%u\": \"", first ? "" : ",", r);
-			put_hex(out, b->pcr[r], b->size);
+			hex_fput(out, b->pcr[r], b->size);
 			putc('"', out);
 			first = false;
 		}
@@ -657,16 +633,16 @@ static void print_json(FILE *out, const struct attest_eventlog *log, bool replay
 		for (uint32_t d = 0; d < ev->ndigests; d++) {
 			char b[8];
 			fprintf(out, "%s\"%s\": \"", d ? ", " : "", alg_label(ev->digests[d].alg, b, sizeof(b)));
-			put_hex(out, ev->digests[d].d, ev->digests[d].size);
+			hex_fput(out, ev->digests[d].d, ev->digests[d].size);
 			putc('"', out);
 		}
 		fputs("}, \"data\": ", out);
 		size_t n;
 		if (data_text(ev, &n)) {
-			put_json_string(out, ev->data, n);
+			json_put_string(out, (const char *)ev->data, n, true);
 		} else {
 			putc('"', out);
-			put_hex(out, ev->data, ev->data_len);
+			hex_fput(out, ev->data, ev->data_len);
 			putc('"', out);
 		}
 		putc('}', out);
@@ -693,7 +669,7 @@ static void print_yaml(FILE *out, const struct attest_eventlog *log, bool replay
 		bool spec_id = e == 0 && log->crypto_agile;
 		if (spec_id) {
 			fputs("  Digest: \"", out);
-			put_hex(out, ev->digests[0].d, ev->digests[0].size);
+			hex_fput(out, ev->digests[0].d, ev->digests[0].size);
 			fputs("\"\n", out);
 		} else {
 			fprintf(out, "  DigestCount: %u\n  Digests:\n", ev->ndigests);
@@ -701,7 +677,7 @@ static void print_yaml(FILE *out, const struct attest_eventlog *log, bool replay
 				char b[8];
 				fprintf(out, "  - AlgorithmId: %s\n    Digest: \"",
 					alg_label(ev->digests[d].alg, b, sizeof(b)));
-				put_hex(out, ev->digests[d].d, ev->digests[d].size);
+				hex_fput(out, ev->digests[d].d, ev->digests[d].size);
 				fputs("\"\n", out);
 			}
 		}
@@ -720,11 +696,11 @@ static void print_yaml(FILE *out, const struct attest_eventlog *log, bool replay
 		size_t n;
 		if (data_text(ev, &n)) {
 			fputs("  Event:\n    String: ", out);
-			put_json_string(out, ev->data, n);
+			json_put_string(out, (const char *)ev->data, n, true);
 			putc('\n', out);
 		} else if (ev->data_len) {
 			fputs("  Event: \"", out);
-			put_hex(out, ev->data, ev->data_len);
+			hex_fput(out, ev->data, ev->data_len);
 			fputs("\"\n", out);
 		}
 	}
@@ -739,7 +715,7 @@ static void print_yaml(FILE *out, const struct attest_eventlog *log, bool replay
 				if (!(p.bank[i].set & (1u << r)))
 					continue;
 				fprintf(out, "    %-3u: 0x", r);
-				put_hex(out, p.bank[i].pcr[r], p.bank[i].size);
+				hex_fput(out, p.bank[i].pcr[r], p.bank[i].size);
 				putc('\n', out);
 			}
 		}
@@ -761,7 +737,7 @@ int attest_eventlog_print(FILE *out, const struct attest_eventlog *log, bool rep
 					if (!(p.bank[i].set & (1u << r)))
 						continue;
 					fprintf(out, "%s:%u ", alg_label(p.bank[i].alg, b, sizeof(b)), r);
-					put_hex(out, p.bank[i].pcr[r], p.bank[i].size);
+					hex_fput(out, p.bank[i].pcr[r], p.bank[i].size);
 					putc('\n', out);
 				}
 			}

@@ -30,8 +30,7 @@ static int bad(struct ev_parse *p, const struct ynode *n, const char *field, con
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return moat_error_set(p->err, EBADMSG, "%s:%u:%u: %s: %s", p->name, n ? n->line : 1,
-			      n ? n->col : 1, field, what);
+	return moat_error_at(p->err, EBADMSG, p->name, n, "%s: %s", field, what);
 }
 
 static bool is_string(const struct ynode *n)
@@ -233,19 +232,13 @@ static int parse_inplace(char *buf, size_t len, const char *name, bool partial,
 int attest_evidence_parse(const char *json, size_t len, const char *name,
 			  struct attest_evidence *ev, struct moat_error *err)
 {
-	char *copy = xmalloc(len + 1);
-	memcpy(copy, json, len);
-	copy[len] = '\0';
-	return parse_inplace(copy, len, name, false, ev, err);
+	return parse_inplace(xstrndup(json, len), len, name, false, ev, err);
 }
 
 int attest_evidence_parse_quote(const char *json, size_t len, const char *name,
 				struct attest_evidence *ev, struct moat_error *err)
 {
-	char *copy = xmalloc(len + 1);
-	memcpy(copy, json, len);
-	copy[len] = '\0';
-	return parse_inplace(copy, len, name, true, ev, err);
+	return parse_inplace(xstrndup(json, len), len, name, true, ev, err);
 }
 
 int attest_evidence_load(const char *path, struct attest_evidence *ev, struct moat_error *err)
@@ -281,23 +274,11 @@ void attest_evidence_free(struct attest_evidence *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
-/* A JSON string: bytes pass through as they came (the reader keeps bytes,
- * so a round trip is exact), control characters are escaped. */
-static void put_json_string(FILE *out, const char *s)
+/* Text read from JSON: written back byte for byte, so a round trip keeps
+ * it exactly (the reader keeps bytes). */
+static void put_text(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '\n')
-			fputs("\\n", out);
-		else if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
+	json_put_string(out, s, strlen(s), false);
 }
 
 static void put_base64(FILE *out, const uint8_t *d, size_t n)
@@ -314,9 +295,9 @@ int attest_evidence_write(FILE *out, const struct attest_evidence *ev)
 {
 	char hex[2 * ATTEST_MAX_DIGEST + 1];
 	fputs("{\n  \"moat_version\": ", out);
-	put_json_string(out, ev->moat_version ? ev->moat_version : MOAT_VERSION);
+	put_text(out, ev->moat_version ? ev->moat_version : MOAT_VERSION);
 	fputs(",\n  \"timestamp\": ", out);
-	put_json_string(out, ev->timestamp ? ev->timestamp : "");
+	put_text(out, ev->timestamp ? ev->timestamp : "");
 	fputs(",\n  \"quote\": {\n    \"attest\": ", out);
 	put_base64(out, ev->quote, ev->quote_len);
 	fputs(",\n    \"signature\": ", out);
@@ -336,7 +317,7 @@ int attest_evidence_write(FILE *out, const struct attest_evidence *ev)
 		fputs("\n    }", out);
 	}
 	fputs("\n  },\n  \"ak\": {\n    \"public_pem\": ", out);
-	put_json_string(out, ev->ak_pem ? ev->ak_pem : "");
+	put_text(out, ev->ak_pem ? ev->ak_pem : "");
 	if (ev->ak_name && ev->ak_name_len <= MAX_NAME) {
 		char name[2 * MAX_NAME + 1];
 		hex_encode(ev->ak_name, ev->ak_name_len, name);

@@ -276,30 +276,6 @@ static int parse_binary(struct parse_ctx *c, uint16_t hash_alg)
 
 /* ---- ASCII -------------------------------------------------------------------- */
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool unhex(const uint8_t *s, size_t n, uint8_t *out)
-{
-	if (n % 2)
-		return false;
-	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
 static int line_err(struct parse_ctx *c, uint32_t line, const char *fmt, ...) PRINTF(3, 4);
 static int line_err(struct parse_ctx *c, uint32_t line, const char *fmt, ...)
 {
@@ -347,7 +323,7 @@ static int parse_ascii_line(struct parse_ctx *c, struct attest_ima_entry *e, con
 
 	uint16_t hs = attest_alg_size(c->list->template_hash_alg);
 	uint8_t *th = arena_alloc(c->list->arena, hs);
-	if (!token(&p, end, &tok, &n) || n != 2u * hs || !unhex(tok, n, th))
+	if (!token(&p, end, &tok, &n) || n != 2u * hs || hex_decode((const char *)tok, n, th) < 0)
 		return line_err(c, line, "expected a %u-hex-digit template hash", 2u * hs);
 	e->template_hash = th;
 	e->violation = all_zero(e->template_hash, hs);
@@ -422,7 +398,7 @@ static int parse_ascii_line(struct parse_ctx *c, struct attest_ima_entry *e, con
 				ATTEST_MAX_IMA_TEMPLATE);
 	uint8_t *data = arena_alloc(c->list->arena, total), *w = data;
 	if (old) {
-		if (!unhex(dg, 40, data))
+		if (hex_decode((const char *)dg, 40, data) < 0)
 			return line_err(c, line, "file digest is not hex");
 		memset(data + 20, 0, IMA_OLD_DATA - 20);
 		memcpy(data + 20, name, nn);
@@ -435,7 +411,7 @@ static int parse_ascii_line(struct parse_ctx *c, struct attest_ima_entry *e, con
 		put_le32(w, (uint32_t)(prefix + 1 + hexlen / 2));
 		memcpy(w + 4, dg, prefix);
 		w[4 + prefix] = 0;
-		if (!unhex(dg + prefix, hexlen, w + 4 + prefix + 1))
+		if (hex_decode((const char *)dg + prefix, hexlen, w + 4 + prefix + 1) < 0)
 			return line_err(c, line, "file digest is not hex");
 		take_digest_ng(e, w + 4, (uint32_t)(prefix + 1 + hexlen / 2));
 		w += 4 + prefix + 1 + hexlen / 2;
@@ -447,7 +423,7 @@ static int parse_ascii_line(struct parse_ctx *c, struct attest_ima_entry *e, con
 		w += 4 + nn + 1;
 		if (tail) {
 			put_le32(w, (uint32_t)(hxn / 2));
-			if (!unhex(hx, hxn, w + 4))
+			if (hex_decode((const char *)hx, hxn, w + 4) < 0)
 				return line_err(c, line, "last field is not hex");
 			w += 4 + hxn / 2;
 		}
@@ -616,30 +592,6 @@ long attest_ima_check(const struct attest_ima_list *list)
 
 /* ---- printing ------------------------------------------------------------------ */
 
-static void put_hex(FILE *out, const uint8_t *p, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		putc(hex[p[i] >> 4], out);
-		putc(hex[p[i] & 15], out);
-	}
-}
-
-static void put_json_string(FILE *out, const char *s, size_t n)
-{
-	putc('"', out);
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = (uint8_t)s[i];
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c > 0x7e)
-			fprintf(out, "\\u%04x", c);
-		else
-			putc(c, out);
-	}
-	putc('"', out);
-}
-
 struct last_field {
 	const uint8_t *f;
 	uint32_t len;
@@ -673,7 +625,7 @@ static void put_file_digest(FILE *out, const struct attest_ima_entry *e)
 			s--;
 		fwrite(s, 1, (size_t)(d - 1 - s), out);
 	}
-	put_hex(out, e->file_digest, e->file_digest_len);
+	hex_fput(out, e->file_digest, e->file_digest_len);
 }
 
 /* Text is the kernel's ascii_runtime_measurements line for the templates
@@ -684,7 +636,7 @@ static void print_text(FILE *out, const struct attest_ima_list *list)
 	for (size_t i = 0; i < list->nentries; i++) {
 		const struct attest_ima_entry *e = &list->entries[i];
 		fprintf(out, "%u ", e->pcr);
-		put_hex(out, e->template_hash, hs);
+		hex_fput(out, e->template_hash, hs);
 		fprintf(out, " %.*s ", (int)e->template_name_len, e->template_name);
 		put_file_digest(out, e);
 		putc(' ', out);
@@ -697,7 +649,7 @@ static void print_text(FILE *out, const struct attest_ima_list *list)
 			walk_fields(e, take_last_hex, &lf);
 		if (lf.found) {
 			putc(' ', out);
-			put_hex(out, lf.f, lf.len);
+			hex_fput(out, lf.f, lf.len);
 		}
 		putc('\n', out);
 	}
@@ -716,19 +668,19 @@ static void print_json(FILE *out, const struct attest_ima_list *list, bool repla
 		if (e->line)
 			fprintf(out, "\"line\": %u, ", e->line);
 		fprintf(out, "\"pcr\": %u, \"template_hash\": \"", e->pcr);
-		put_hex(out, e->template_hash, attest_alg_size(ha));
+		hex_fput(out, e->template_hash, attest_alg_size(ha));
 		fputs("\", \"template\": ", out);
-		put_json_string(out, e->template_name, e->template_name_len);
+		json_put_string(out, e->template_name, e->template_name_len, true);
 		fprintf(out, ", \"violation\": %s", e->violation ? "true" : "false");
 		if (e->file_digest) {
 			const char *an = attest_alg_name(e->file_alg);
 			fprintf(out, ", \"file_alg\": \"%s\", \"file_digest\": \"", an ? an : "unknown");
-			put_hex(out, e->file_digest, e->file_digest_len);
+			hex_fput(out, e->file_digest, e->file_digest_len);
 			putc('"', out);
 		}
 		if (e->path) {
 			fputs(", \"path\": ", out);
-			put_json_string(out, e->path, e->path_len);
+			json_put_string(out, e->path, e->path_len, true);
 		}
 		putc('}', out);
 	}
@@ -748,7 +700,7 @@ static void print_json(FILE *out, const struct attest_ima_list *list, bool repla
 				if (!(b->set & (1u << r)))
 					continue;
 				fprintf(out, "%s\"%u\": \"", first ? "" : ", ", r);
-				put_hex(out, b->pcr[r], b->size);
+				hex_fput(out, b->pcr[r], b->size);
 				putc('"', out);
 				first = false;
 			}
@@ -772,7 +724,7 @@ int attest_ima_print(FILE *out, const struct attest_ima_list *list, bool replay,
 					if (!(b->set & (1u << r)) || !attest_alg_name(b->alg))
 						continue;
 					fprintf(out, "%s:%u ", attest_alg_name(b->alg), r);
-					put_hex(out, b->pcr[r], b->size);
+					hex_fput(out, b->pcr[r], b->size);
 					putc('\n', out);
 				}
 			}

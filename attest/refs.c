@@ -80,8 +80,7 @@ static int bad(const struct attest_refs *r, const struct ynode *n, const char *f
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return moat_error_set(err, EINVAL, "%s:%u:%u: %s: %s", r->name, n ? n->line : 1,
-			      n ? n->col : 1, field, what);
+	return moat_error_at(err, EINVAL, r->name, n, "%s: %s", field, what);
 }
 
 static uint32_t path_hash(const char *s, size_t n)
@@ -138,7 +137,8 @@ static int parse_digest(const struct attest_refs *r, const struct ynode *n, cons
 	return 0;
 }
 
-/* A scalar or a list of them; calls fn for each. */
+/* A scalar or a list of them: the list's items, or NULL and a count of one
+ * for a lone scalar (the caller uses the node itself). */
 static const struct ynode *const *list_items(const struct ynode *n, uint32_t *count)
 {
 	if (n->type == YNODE_SEQ) {

@@ -403,21 +403,6 @@ static const char *ear_claim(const char *claim)
 	return "sourced-data";
 }
 
-static void put_json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 int attest_result_print(FILE *out, const struct attest_result *res, enum attest_format fmt)
 {
 	if (fmt != ATTEST_FMT_JSON) {
@@ -449,7 +434,8 @@ int attest_result_print(FILE *out, const struct attest_result *res, enum attest_
 		     "      \"ear.status\": \"%s\",\n      \"ear.appraisal-policy-id\": ",
 		(long long)time(NULL), MOAT_VERSION, attest_status_name(res->status));
 	/* Replay alone when no reference values were given. */
-	put_json_string(out, res->policy ? res->policy : "moat:replay");
+	const char *policy = res->policy ? res->policy : "moat:replay";
+	json_put_string(out, policy, strlen(policy), false);
 	fputs(",\n      \"ear.trustworthiness-vector\": {", out);
 	bool first = true;
 	for (size_t c = 0; c < ARRAY_SIZE(claims); c++) {
@@ -468,7 +454,7 @@ int attest_result_print(FILE *out, const struct attest_result *res, enum attest_
 		fprintf(out, "%s\n        {\"claim\": \"%s\", \"status\": \"%s\", \"detail\": ",
 			i ? "," : "", res->appraisals[i].claim,
 			attest_status_name(res->appraisals[i].status));
-		put_json_string(out, res->appraisals[i].detail);
+		json_put_string(out, res->appraisals[i].detail, strlen(res->appraisals[i].detail), false);
 		fputc('}', out);
 	}
 	fputs("\n      ]", out);

@@ -28,8 +28,7 @@ static int bad(struct loader *l, const struct ynode *at, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return moat_error_set(l->err, EBADMSG, "%s:%u:%u: %s", l->file, at ? at->line : 1,
-			      at ? at->col : 1, msg);
+	return moat_error_at(l->err, EBADMSG, l->file, at, "%s", msg);
 }
 
 static const char *dup_node(struct loader *l, const struct ynode *n)

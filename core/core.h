@@ -115,6 +115,15 @@ void hex_encode(const void *in, size_t n, char *out);
 /* Hex text of len chars (either case) -> len/2 bytes in out; -1 if len is
  * odd or a character is not a hex digit. */
 int hex_decode(const char *s, size_t len, uint8_t *out);
+/* The same, straight to out. */
+void hex_fput(FILE *out, const void *in, size_t n);
+/*
+ * s (n bytes) as a quoted JSON string.  Quotes, backslashes and control
+ * characters are escaped; bytes from 0x80 up are escaped as \u00XX when
+ * ascii is set (output that must be valid JSON whatever the bytes), else
+ * written as they are (text read from JSON, which a round trip keeps).
+ */
+void json_put_string(FILE *out, const char *s, size_t n, bool ascii);
 /* Standard base64 with padding; returns a NUL-terminated string, caller frees. */
 char *base64_encode(const void *in, size_t n);
 /* Strict base64 (RFC 4648 alphabet, padding required, nothing else): bytes
@@ -160,6 +169,11 @@ int moat_usage_error(const char *cmd, const char *fmt, ...) PRINTF(2, 3);
  */
 const char *moat_error_where(const struct moat_error *err, const char *source,
 			     uint32_t *line, uint32_t *col);
+struct ynode;
+/* "file:line:col: message" for a node of a parsed document (1:1 when at
+ * is NULL): how a reader reports a bad value. */
+int moat_error_at(struct moat_error *err, int errnum, const char *file, const struct ynode *at,
+		  const char *fmt, ...) PRINTF(5, 6);
 /* Maps an error to the exit code a CLI should return. */
 int moat_error_exit_code(const struct moat_error *err);
 
@@ -216,6 +230,10 @@ int if_set_up(int sock, const char *ifname);
 typedef int (*walk_fn)(const char *path, const struct moat_error *err, void *ctx);
 int walk_files(const char *path, const char *const *suffixes, walk_fn fn,
 	       void *ctx, struct moat_error *err);
+
+/* The directory moat's own binary is in ("build" for build/moat), for what
+ * is installed beside it; NULL if /proc does not say. */
+const char *self_dir(char *buf, size_t n);
 
 /* Writes "<a>.<b>" (or "<a>.<b>[idx]" when idx >= 0) into dst, truncating
  * at n; cheaper than snprintf on the paths every check builds. */

@@ -24,24 +24,11 @@ static int read_fd_sbuf(int fd, const char *name, size_t max, struct sbuf *b,
 				      "%s: file is %lld bytes, over the %zu MiB limit",
 				      name, (long long)st.st_size, max >> 20);
 	sbuf_reset(b);
-	size_t want = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+	/* A regular file: its size, a byte to see EOF without growing a buffer
+	 * of megabytes to learn it, and the NUL. */
+	size_t want = S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 65536;
 	b->s = grow_array(b->s, &b->cap, want, 1);
 	for (;;) {
-		if (b->len + 1 >= b->cap && S_ISREG(st.st_mode)) {
-			/* Most likely at EOF, as fstat said: a one-byte probe
-			 * rather than doubling a buffer of megabytes to learn it. */
-			char probe;
-			ssize_t r = read(fd, &probe, 1);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0)
-				return moat_error_sys(err, errno, "%s: read", name);
-			if (r == 0)
-				break;
-			b->s = grow_array(b->s, &b->cap, b->cap * 2, 1);
-			b->s[b->len++] = probe;
-			continue;
-		}
 		if (b->len + 1 >= b->cap) {
 			if (b->cap > max + 1)
 				return moat_error_set(err, EFBIG,
@@ -212,6 +199,19 @@ char *path_display(const char *path)
 		}
 	}
 	return xstrdup(path);
+}
+
+const char *self_dir(char *buf, size_t n)
+{
+	ssize_t len = readlink("/proc/self/exe", buf, n - 1);
+	if (len <= 0)
+		return NULL;
+	buf[len] = '\0';
+	char *slash = strrchr(buf, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	return buf;
 }
 
 char *path_join(char *dst, size_t n, const char *a, const char *b, long idx)

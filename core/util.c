@@ -280,6 +280,18 @@ int moat_error_sys(struct moat_error *err, int errnum, const char *fmt, ...)
 	return -1;
 }
 
+int moat_error_at(struct moat_error *err, int errnum, const char *file, const struct ynode *at,
+		  const char *fmt, ...)
+{
+	char what[sizeof(err->msg)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return moat_error_set(err, errnum, "%s:%u:%u: %s", file, at ? at->line : 1,
+			      at ? at->col : 1, what);
+}
+
 int moat_error_wrap(struct moat_error *err, const char *fmt, ...)
 {
 	if (!err)
@@ -464,6 +476,33 @@ void hex_encode(const void *in, size_t n, char *out)
 		out[2 * i + 1] = digits[b[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+void hex_fput(FILE *out, const void *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *b = in;
+	for (size_t i = 0; i < n; i++) {
+		putc(digits[b[i] >> 4], out);
+		putc(digits[b[i] & 15], out);
+	}
+}
+
+void json_put_string(FILE *out, const char *s, size_t n, bool ascii)
+{
+	putc('"', out);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = (uint8_t)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", out);
+		else if (c < 0x20 || c == 0x7f || (ascii && c > 0x7f))
+			fprintf(out, "\\u%04x", c);
+		else
+			putc(c, out);
+	}
+	putc('"', out);
 }
 
 static int hex_digit(char c)

@@ -22,8 +22,7 @@ static int bad(struct np_reader *r, const struct ynode *at, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return moat_error_set(r->err, EINVAL, "%s:%u:%u: %s", r->file, at ? at->line : 1,
-			      at ? at->col : 1, msg);
+	return moat_error_at(r->err, EINVAL, r->file, at, "%s", msg);
 }
 
 static int keys_only(struct np_reader *r, const struct ynode *map, const char *what,

@@ -42,8 +42,7 @@ static int bad(struct pctx *c, const struct ynode *n, const char *field, const c
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	const struct ynode *at = n ? n : c->doc;
-	return moat_error_set(c->err, EINVAL, "%s:%u:%u: %s: %s", c->file, at ? at->line : 1,
-			      at ? at->col : 1, field, what);
+	return moat_error_at(c->err, EINVAL, c->file, at, "%s: %s", field, what);
 }
 
 static const char *scalar(const struct ynode *n)

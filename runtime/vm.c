@@ -68,16 +68,10 @@ const char *vm_guest_dir(const char *opt, char *buf, size_t n)
 		return env;
 	/* Beside the binary (build/guest for build/moat), else installed. */
 	char exe[PATH_MAX];
-	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (len > 0) {
-		exe[len] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(buf, n, "%s/guest", exe);
-			if (access(buf, R_OK) == 0)
-				return buf;
-		}
+	if (self_dir(exe, sizeof(exe))) {
+		snprintf(buf, n, "%s/guest", exe);
+		if (access(buf, R_OK) == 0)
+			return buf;
 	}
 	return "/usr/local/lib/moat/guest";
 }
